@@ -1,0 +1,3 @@
+from helion2json.core.cli import main
+
+raise SystemExit(main())

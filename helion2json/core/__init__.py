@@ -1,0 +1,1 @@
+"""The exporter's internals: device-IR capture, schema, CLI."""

@@ -1,0 +1,230 @@
+"""The exporter's public entry points: bind, translate, validate, write."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from helion2json.core.errors import (
+    ArgumentError,
+    BindError,
+    ExportError,
+    NoBindingError,
+    SourceLocation,
+    ValidationError,
+    relative_source_path,
+)
+from helion2json.core.schema import FORMAT_VERSION, validate_spec
+
+
+def _kernel_function(kernel: Any) -> Any:
+    fn = getattr(kernel, "fn", None)
+    if fn is None or not hasattr(kernel, "bind"):
+        raise ArgumentError(
+            f"{kernel!r} is not a Helion kernel (decorate the function with @helion.kernel)"
+        )
+    return fn
+
+
+def _definition(fn: Any) -> SourceLocation:
+    code = fn.__code__
+    return SourceLocation(relative_source_path(code.co_filename), code.co_firstlineno, 0)
+
+
+def _user_frame(exc: BaseException, filename: str) -> SourceLocation | None:
+    """Where a bind failure points: Helion's own location, else the innermost user frame."""
+    location = getattr(exc, "location", None)
+    if location is not None and getattr(location, "lineno", None):
+        return SourceLocation(
+            relative_source_path(location.filename), location.lineno, location.colno or 0
+        )
+    found: SourceLocation | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(filename) and frame.lineno:
+            found = SourceLocation(
+                relative_source_path(frame.filename), frame.lineno, frame.colno or 0
+            )
+    return found
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def torch_tensor_type() -> type:
+    import torch
+
+    return torch.Tensor
+
+
+def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
+    """``kernel.bind`` on the example arguments, with Helion's failures as ``BindError``."""
+    from helion2json.core.capture import check_helion_version
+
+    check_helion_version()
+    fn = _kernel_function(kernel)
+    name = fn.__name__
+    try:
+        normalized = kernel.normalize_args(*args, **dict(kwargs or {}))
+    except TypeError as exc:
+        raise ArgumentError(
+            f"example arguments do not fit the signature: {exc}",
+            kernel=name,
+            location=_definition(fn),
+        ) from None
+    try:
+        return kernel.bind(normalized)
+    except ExportError:
+        raise
+    except Exception as exc:
+        location = _user_frame(exc, fn.__code__.co_filename) or _definition(fn)
+        raise BindError(
+            f"helion could not bind the kernel: {type(exc).__name__}: {_first_line(exc)}",
+            kernel=name,
+            location=location,
+        ) from exc
+
+
+def export_bound(
+    bound: Any, *, module_name: str = "helion_module", locations: bool = True
+) -> dict[str, Any]:
+    """Translate an already bound kernel and validate the document."""
+    from helion2json.core.capture import ExportOptions, KernelTranslator
+
+    fn = bound.kernel.fn
+    translator = KernelTranslator(bound, fn.__name__, ExportOptions(module_name, locations))
+    func = translator.translate()
+    payload = {"version": FORMAT_VERSION, "module": {"name": module_name, "funcs": [func]}}
+    try:
+        validate_spec(payload)
+    except ValidationError as exc:
+        exc.kernel = fn.__name__
+        if exc.location is None:
+            exc.location = _definition(fn)
+        raise
+    return payload
+
+
+def export_kernel(
+    kernel: Any,
+    example_args: Sequence[Any],
+    *,
+    example_kwargs: Mapping[str, Any] | None = None,
+    module_name: str = "helion_module",
+    locations: bool = True,
+) -> dict[str, Any]:
+    """Bind ``kernel`` on ``example_args`` and return its validated JSON document.
+
+    Never calls the kernel (that would compile and autotune): binding alone
+    lowers it to the device IR that the document is read from.
+    """
+    values = [*example_args, *(example_kwargs or {}).values()]
+    if not any(isinstance(value, torch_tensor_type()) for value in values):
+        fn = _kernel_function(kernel)
+        raise ArgumentError(
+            "no tensor arguments among the example arguments: pass the tensors the kernel "
+            "is bound on (e.g. --arg 'torch.randn(64, 64)')",
+            kernel=fn.__name__,
+            location=_definition(fn),
+        )
+    bound = bind_kernel(kernel, tuple(example_args), example_kwargs)
+    return export_bound(bound, module_name=module_name, locations=locations)
+
+
+def most_recent_binding(kernel: Any) -> Any:
+    fn = _kernel_function(kernel)
+    bound_kernels = getattr(kernel, "_bound_kernels", None) or {}
+    if not bound_kernels:
+        raise NoBindingError(
+            "the kernel has not been bound or called yet, so there is nothing to export; "
+            "pass example_args",
+            kernel=fn.__name__,
+            location=_definition(fn),
+        )
+    return list(bound_kernels.values())[-1]
+
+
+def to_json_text(payload: Mapping[str, Any], indent: int | None = 2) -> str:
+    """The document's text: deterministic, strict JSON (no NaN/Infinity), newline-terminated.
+
+    With an indent, containers that fit on one line stay on one line, so every op
+    reads (and diffs) as a single line. ``indent <= 0`` writes one compact line.
+    """
+    if indent is None or indent <= 0:
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False) + "\n"
+    return _format_value(payload, indent, 0) + "\n"
+
+
+_LINE_WIDTH = 100
+
+
+def _format_value(value: Any, indent: int, level: int) -> str:
+    flat = json.dumps(value, allow_nan=False, separators=(", ", ": "))
+    if not isinstance(value, (dict, list)) or not value:
+        return flat
+    is_op = isinstance(value, dict) and "op" in value
+    if is_op or level * indent + len(flat) <= _LINE_WIDTH:
+        return flat
+    inner = " " * (indent * (level + 1))
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(key)}: {_format_value(item, indent, level + 1)}"
+            for key, item in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "}"
+    items = [f"{inner}{_format_value(item, indent, level + 1)}" for item in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "]"
+
+
+def write_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write through a temporary file and a rename: readers never see a partial file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def dump_kernel_json(
+    kernel: Any,
+    path: str | os.PathLike[str],
+    example_args: Sequence[Any] | None = None,
+    *,
+    example_kwargs: Mapping[str, Any] | None = None,
+    module_name: str = "helion_module",
+    indent: int | None = 2,
+    locations: bool = True,
+) -> dict[str, Any]:
+    """Export ``kernel`` and write the JSON to ``path`` atomically; returns the document.
+
+    Without ``example_args`` the kernel's most recent binding is reused.
+    """
+    if example_args is None and example_kwargs is None:
+        payload = export_bound(
+            most_recent_binding(kernel), module_name=module_name, locations=locations
+        )
+    else:
+        payload = export_kernel(
+            kernel,
+            example_args or (),
+            example_kwargs=example_kwargs,
+            module_name=module_name,
+            locations=locations,
+        )
+    write_atomically(path, to_json_text(payload, indent))
+    return payload

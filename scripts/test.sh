@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (if needed), lint, type-check and run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+ruff check .
+ruff format --check .
+mypy
+python -m pytest -q "$@"
