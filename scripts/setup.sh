@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The remote-host tests talk to a real OpenSSH server on 127.0.0.1.
+if [ ! -x /usr/sbin/sshd ] && [ "${H2J_SKIP_SYSTEM_PACKAGES:-0}" != 1 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+    else
+        echo "setup: openssh-server is missing; install it (sudo apt-get install openssh-server)" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
