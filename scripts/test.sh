@@ -11,3 +11,7 @@ ruff check .
 ruff format --check .
 mypy
 python -m pytest -q "$@"
+
+# The VS Code extension: unit tests, the .vsix, and the end-to-end test in a
+# real VS Code (code-server) driven by headless Chromium.
+scripts/vscode-e2e.sh
