@@ -10,9 +10,10 @@ An expression is a JSON integer or a string of this grammar::
             | "size" "(" NAME ")"             # this iteration's extent of a tile
             | ("min" | "max" | "cdiv") "(" expr "," expr ")"
 
-A bare NAME is a tile (its first index), an integer scalar argument, or a
-block-size symbol. This module is pure Python: the schema, the interpreter and
-editors' tooling use it without torch.
+A bare NAME is a tile (its first index), a scalar argument, a block-size
+symbol, a tile property's result, or a one-element value computed earlier.
+Tokens are ASCII and trees at most ``MAX_DEPTH`` deep. This module is pure
+Python: the schema, the interpreter and editors' tooling use it without torch.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from dataclasses import dataclass
 
 Expr = int | str
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*(),]))")
+# ASCII only: ``\d`` would otherwise accept other scripts' digits.
+_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*(),]))", re.ASCII)
 _BINARY_FUNCS = ("min", "max", "cdiv")
+# Real expressions are a few levels deep; bounding the depth keeps every recursive
+# walk over a parsed tree (validation, formatting, evaluation) far from Python's
+# recursion limit, so a pathological string is a syntax error, not a crash.
+MAX_DEPTH = 100
 
 
 class ExprSyntaxError(ValueError):
@@ -72,7 +78,7 @@ Node = Num | Ref | Dim | Size | Neg | BinOp
 def _tokens(text: str) -> list[str]:
     tokens: list[str] = []
     pos = 0
-    stripped_end = len(text.rstrip())
+    stripped_end = len(text.rstrip(" \t\n\r\f\v"))
     while pos < stripped_end:
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
@@ -87,6 +93,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokens(text)
         self.pos = 0
+        self.nesting = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -104,7 +111,24 @@ class _Parser:
         node = self.expr()
         if self.peek() is not None:
             raise ExprSyntaxError(f"unexpected {self.peek()!r} in {self.text!r}")
+        if _depth(node) > MAX_DEPTH:
+            raise self.too_deep()
         return node
+
+    def too_deep(self) -> ExprSyntaxError:
+        return ExprSyntaxError(
+            f"expression nests deeper than {MAX_DEPTH} levels: {self.text[:40]!r}"
+        )
+
+    def nested(self, parse: Callable[[], Node]) -> Node:
+        """Parse a nested construct, refusing to recurse past ``MAX_DEPTH``."""
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            raise self.too_deep()
+        try:
+            return parse()
+        finally:
+            self.nesting -= 1
 
     def expr(self) -> Node:
         node = self.term()
@@ -123,15 +147,15 @@ class _Parser:
     def unary(self) -> Node:
         if self.peek() == "-":
             self.take()
-            return Neg(self.unary())
+            return Neg(self.nested(self.unary))
         return self.atom()
 
     def atom(self) -> Node:
         token = self.take()
         if token.isdigit():
-            return Num(int(token))
+            return Num(self.integer(token))
         if token == "(":
-            node = self.expr()
+            node = self.nested(self.expr)
             self.take(")")
             return node
         if not (token[0].isalpha() or token[0] == "_"):
@@ -146,18 +170,26 @@ class _Parser:
             if not axis.isdigit():
                 raise ExprSyntaxError(f"dim() needs an integer axis, got {axis!r} in {self.text!r}")
             self.take(")")
-            return Dim(tensor, int(axis))
+            return Dim(tensor, self.integer(axis))
         if token == "size":
             tile = self.name()
             self.take(")")
             return Size(tile)
         if token in _BINARY_FUNCS:
-            left = self.expr()
+            left = self.nested(self.expr)
             self.take(",")
-            right = self.expr()
+            right = self.nested(self.expr)
             self.take(")")
             return BinOp(token, left, right)
         raise ExprSyntaxError(f"unknown function {token!r} in {self.text!r}")
+
+    def integer(self, token: str) -> int:
+        try:
+            return int(token)
+        except ValueError:  # more digits than Python converts
+            raise ExprSyntaxError(
+                f"integer {token[:20]}... is too long in {self.text[:40]!r}"
+            ) from None
 
     def name(self) -> str:
         token = self.take()
@@ -175,6 +207,20 @@ def parse_expr(value: Expr) -> Node:
     if not isinstance(value, str):
         raise ExprSyntaxError(f"expected an integer or expression string, got {value!r}")
     return _Parser(value).parse()
+
+
+def _depth(node: Node) -> int:
+    """The depth of a tree, without recursion (chains like ``x + x + ...`` grow deep)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(current, Neg):
+            stack.append((current.operand, depth + 1))
+        elif isinstance(current, BinOp):
+            stack.extend(((current.left, depth + 1), (current.right, depth + 1)))
+    return deepest
 
 
 def _precedence(node: Node) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from helion2json.core import expr as ex
@@ -50,6 +51,10 @@ class HostEvaluator:
     env: dict[str, HostValue] = field(default_factory=dict)
     factories: dict[str, HostFactory] = field(default_factory=dict)
     definitions: dict[str, ast.stmt] = field(default_factory=dict)
+    # The config's value of every ``hl.register_tunable`` parameter, by name.
+    tunables: dict[str, object] = field(default_factory=dict)
+    # Evaluates an expression to an int on the example arguments (None when it cannot).
+    concrete: Callable[[ex.Node], int | None] | None = None
 
     def bind_params(self, ranks: dict[str, int | None]) -> None:
         for name, rank in ranks.items():
@@ -144,7 +149,8 @@ class HostEvaluator:
 
     def binop(self, node: ast.BinOp) -> HostValue:
         ops = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
-        symbol = ops.get(type(node.op))
+        # Helion's AST wraps node classes, so match with isinstance rather than by type.
+        symbol = next((s for cls, s in ops.items() if isinstance(node.op, cls)), None)
         left, right = self.value(node.left), self.value(node.right)
         if symbol is None or left.expr is None or right.expr is None:
             return HostValue()
@@ -228,12 +234,34 @@ class HostEvaluator:
                 except ValueError:
                     return HostValue()
             return HostValue(number=self.value(argument).number)
+        if name.split(".")[-1] == "register_tunable" and node.args:
+            return self.tunable(node.args[0])
+        if name.split(".")[-1] == "next_power_of_2" and len(node.args) == 1:
+            # Not in the expression grammar: the config's block size is what matters,
+            # so evaluate it on the example arguments.
+            inner = self.value(node.args[0])
+            value = self.concrete(inner.expr) if inner.expr and self.concrete else None
+            if value is None:
+                return HostValue()
+            power = 1 if value <= 1 else 1 << (value - 1).bit_length()
+            return HostValue(expr=ex.Num(power), number=power)
         if name.startswith("torch.") and name[6:] in _FACTORIES:
             return self.factory(node, _FACTORIES[name[6:]], node.args, like=None)
         if name.startswith("torch.") and name[6:] in _LIKE_FACTORIES and node.args:
             like = self.value(node.args[0])
             return self.factory(node, _LIKE_FACTORIES[name[6:]], node.args[1:], like=like.tensor)
         return HostValue()
+
+    def tunable(self, name_node: ast.expr) -> HostValue:
+        """``hl.register_tunable("name", ...)``: the value the config gives it."""
+        if not (isinstance(name_node, ast.Constant) and isinstance(name_node.value, str)):
+            return HostValue()
+        value = self.tunables.get(name_node.value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return HostValue()
+        if isinstance(value, int):
+            return HostValue(expr=ex.Num(value), number=value)
+        return HostValue(number=value)
 
     def tensor_method(self, tensor: str, method: str, node: ast.Call) -> HostValue:
         if method == "size":

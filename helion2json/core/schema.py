@@ -69,8 +69,8 @@ ScalarType = Literal["f64", "i64", "i1"]
 # A name defined by an op or an argument. Expressions are ints or grammar strings.
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z_0-9]*$")]
 Expr = int | str
-# JSON has no infinities or NaN, so those travel as strings.
-Scalar = bool | int | float | Literal["inf", "-inf", "nan"]
+# JSON has no infinities or NaN, so those travel as strings (and a float is finite).
+Scalar = bool | int | Annotated[float, Field(allow_inf_nan=False)] | Literal["inf", "-inf", "nan"]
 
 
 class _Model(BaseModel):
@@ -120,6 +120,12 @@ class SliceOperand(_Model):
     slice: SliceSpec
 
 
+class ExprOperand(_Model):
+    """A symbolic integer scalar, e.g. ``{"expr": "size(tile_m) * 2"}``."""
+
+    expr: Expr
+
+
 class TileIndex(_Model):
     """Index by a tile: the tile's elements along this axis."""
 
@@ -152,7 +158,7 @@ class NewAxisIndex(_Model):
 
 IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex
 
-Operand = Annotated[str, Field(min_length=1)] | SliceOperand | Scalar | None
+Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
 AttrValue = Any
 
 
@@ -278,6 +284,8 @@ class DotOp(_Op):
     op: Literal["hl.dot"]
     args: list[Operand]
     out_dtype: ElementType | None = None
+    # The result's element type.
+    dtype: ElementType | None = None
     result: Name
 
 
@@ -299,6 +307,33 @@ class ScanOp(_Op):
     dim: int
     reverse: bool = False
     result: Name
+
+
+class CombineFunction(_Model):
+    """An elementwise function of scan/reduce: ``params`` in, ``results`` out."""
+
+    params: list[Name]
+    body: list[Op]
+    results: list[Name]
+
+
+class AssociativeScanOp(_Op):
+    op: Literal["hl.associative_scan"]
+    args: list[Operand]
+    dim: int
+    reverse: bool = False
+    combine: CombineFunction
+    result: list[Name]
+
+
+class ReduceOp(_Op):
+    op: Literal["hl.reduce"]
+    args: list[Operand]
+    # None: over every axis.
+    dim: int | None = None
+    keep_dims: bool = False
+    combine: CombineFunction
+    result: list[Name]
 
 
 class AssignOp(_Op):
@@ -335,6 +370,8 @@ class TorchOp(_Op):
     args: list[Operand]
     attrs: dict[str, AttrValue] = Field(default_factory=dict)
     result: Name | list[Name] | None = None
+    # Floating tensor operands are converted to this type before the op (mixed precision).
+    operand_dtype: ElementType | None = None
 
 
 _OP_MODELS: tuple[type[_Op], ...] = (
@@ -355,6 +392,8 @@ _OP_MODELS: tuple[type[_Op], ...] = (
     SplitOp,
     JoinOp,
     ScanOp,
+    AssociativeScanOp,
+    ReduceOp,
     AssignOp,
     IfBeginOp,
     ElseOp,
@@ -394,6 +433,8 @@ Op = Annotated[
     | Annotated[SplitOp, Tag("SplitOp")]
     | Annotated[JoinOp, Tag("JoinOp")]
     | Annotated[ScanOp, Tag("ScanOp")]
+    | Annotated[AssociativeScanOp, Tag("AssociativeScanOp")]
+    | Annotated[ReduceOp, Tag("ReduceOp")]
     | Annotated[AssignOp, Tag("AssignOp")]
     | Annotated[IfBeginOp, Tag("IfBeginOp")]
     | Annotated[ElseOp, Tag("ElseOp")]
@@ -407,6 +448,11 @@ Op = Annotated[
         custom_error_message="unknown op (expected hl.* from the format, or torch.<aten name>)",
     ),
 ]
+
+
+CombineFunction.model_rebuild()
+AssociativeScanOp.model_rebuild()
+ReduceOp.model_rebuild()
 
 
 class ConfigInfo(_Model):
@@ -448,6 +494,11 @@ class _Scope:
     names: dict[str, _Symbol] = field(default_factory=dict)
 
 
+# Real attributes are numbers, strings and flat lists; a bound keeps every consumer
+# (and pydantic's serialiser, which stops at 254 levels) clear of deep nesting.
+_MAX_ATTR_DEPTH = 100
+
+
 class _CrossChecker:
     """Walks a function body once, tracking which names are visible where."""
 
@@ -459,6 +510,10 @@ class _CrossChecker:
         # Each open region: its kind and the index of the op that opened it.
         self.regions: list[tuple[str, int]] = []
         self.op_index: int | None = None
+        # The path of the op being checked (a combine function's ops nest inside one).
+        self.op_path: str | None = None
+        # Names the if branch of each open ``hl.if.else`` region defined.
+        self.if_branch_names: list[dict[str, _Symbol]] = []
 
     # -- names
     def lookup(self, name: str) -> _Symbol | None:
@@ -474,7 +529,7 @@ class _CrossChecker:
         self.scopes[-1].names[name] = symbol
 
     def error(self, where: str, message: str) -> None:
-        at = self.path if self.op_index is None else f"{self.path}.body[{self.op_index}]"
+        at = self.op_path or self.path
         self.errors.append((f"{at}.{where}" if where else at, message, self.op_index))
 
     def use(self, where: str, name: str, kinds: tuple[str, ...] | None = None) -> _Symbol | None:
@@ -528,6 +583,8 @@ class _CrossChecker:
     def operand(self, where: str, value: Any) -> None:
         if isinstance(value, SliceOperand):
             self.slice(f"{where}.slice", value.slice)
+        elif isinstance(value, ExprOperand):
+            self.expr(f"{where}.expr", value.expr)
         elif isinstance(value, str) and value not in ("inf", "-inf", "nan"):
             self.use(where, value)
 
@@ -556,8 +613,10 @@ class _CrossChecker:
                 self.define(arg.id, _Symbol("scalar"))
         for index, op in enumerate(self.func.body):
             self.op_index = index
+            self.op_path = f"{self.path}.body[{index}]"
             self.check_op(op)
         self.op_index = None
+        self.op_path = None
         for kind, opened in self.regions:
             self.errors.append(
                 (f"{self.path}.body[{opened}]", f"{kind} region is never closed", opened)
@@ -609,12 +668,20 @@ class _CrossChecker:
             self.operand("cond", op.cond)
             self.open_region("hl.if")
         elif isinstance(op, ElseOp):
+            if_names = dict(self.scopes[-1].names)
             if self.close_region("hl.if", "hl.if.else"):
                 self.regions.append(("hl.else", self.op_index or 0))
                 self.scopes.append(_Scope())
+                self.if_branch_names.append(if_names)
         elif isinstance(op, IfEndOp):
             if self.regions and self.regions[-1][0] == "hl.else":
+                else_names = dict(self.scopes[-1].names)
                 self.close_region("hl.else", "hl.if.end")
+                # A name both branches define holds the taken branch's value after the if.
+                if_names = self.if_branch_names.pop()
+                for name in sorted(if_names.keys() & else_names.keys()):
+                    if self.lookup(name) is None:
+                        self.define(name, else_names[name])
             else:
                 self.close_region("hl.if", "hl.if.end")
         elif isinstance(op, ZerosOp | FullOp):
@@ -665,6 +732,10 @@ class _CrossChecker:
             self.define(op.result, _Symbol(kind))
         elif isinstance(op, RegisterBlockSizeOp):
             self.expr("size", op.size)
+            for bound in ("min", "max"):
+                value = getattr(op, bound)
+                if value is not None:
+                    self.expr(bound, value)
             self.define(op.result, _Symbol("symbol"))
         elif isinstance(op, DotOp | JoinOp):
             for i, operand in enumerate(op.args):
@@ -672,6 +743,12 @@ class _CrossChecker:
             self.define(op.result, _Symbol("value"))
         elif isinstance(op, SplitOp):
             self.operand("src", op.src)
+            for name in op.result:
+                self.define(name, _Symbol("value"))
+        elif isinstance(op, AssociativeScanOp | ReduceOp):
+            for i, operand in enumerate(op.args):
+                self.operand(f"args[{i}]", operand)
+            self.combine(op)
             for name in op.result:
                 self.define(name, _Symbol("value"))
         elif isinstance(op, ScanOp | AssignOp):
@@ -689,10 +766,47 @@ class _CrossChecker:
                 if result is not None:
                     self.define(result, _Symbol("value"))
 
+    def combine(self, op: AssociativeScanOp | ReduceOp) -> None:
+        """A combine function sees only its parameters; it folds two sets of ``args``."""
+        function = op.combine
+        if len(function.params) != 2 * len(op.args):
+            self.error(
+                "combine.params",
+                f"{len(function.params)} parameters for {len(op.args)} args (two per arg)",
+            )
+        if len(function.results) != len(op.result) or len(op.result) != len(op.args):
+            self.error("combine.results", "one result per arg, and one combined value per arg")
+        outer_path, outer_scopes, outer_regions = self.op_path, self.scopes, self.regions
+        self.scopes, self.regions = [_Scope()], []
+        try:
+            for name in function.params:
+                self.define(name, _Symbol("value"))
+            for index, inner in enumerate(function.body):
+                self.op_path = f"{outer_path}.combine.body[{index}]"
+                if not isinstance(inner, TorchOp | FullOp | ZerosOp | AssignOp):
+                    self.error("op", f"{inner.op} in a combine function (torch math only)")
+                self.check_op(inner)
+            self.op_path = outer_path
+            for i, name in enumerate(function.results):
+                self.use(f"combine.results[{i}]", name)
+        finally:
+            self.op_path, self.scopes, self.regions = outer_path, outer_scopes, outer_regions
+
     def attrs(self, attrs: dict[str, Any]) -> None:
         for key, value in attrs.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                self.error(f"attrs.{key}", "non-finite numbers are written as strings")
+            # Without recursion: attribute values are arbitrary JSON.
+            pending: list[tuple[Any, int]] = [(value, 1)]
+            while pending:
+                item, depth = pending.pop()
+                if depth > _MAX_ATTR_DEPTH:
+                    self.error(f"attrs.{key}", f"nests deeper than {_MAX_ATTR_DEPTH} levels")
+                    break
+                if isinstance(item, float) and not math.isfinite(item):
+                    self.error(f"attrs.{key}", "non-finite numbers are written as strings")
+                elif isinstance(item, list):
+                    pending.extend((inner, depth + 1) for inner in item)
+                elif isinstance(item, dict):
+                    pending.extend((inner, depth + 1) for inner in item.values())
 
 
 def _cross_check(spec: HelionJsonSpec) -> list[tuple[str, str, Loc | None]]:
@@ -727,14 +841,16 @@ def validate_spec(payload: Any) -> HelionJsonSpec:
     the op carries one).
     """
     if isinstance(payload, HelionJsonSpec):
-        payload = payload.model_dump(mode="json", exclude_none=True)
-    try:
-        spec = HelionJsonSpec.model_validate(payload)
-    except PydanticValidationError as exc:
-        errors = [(_format_pydantic_path(e["loc"]), e["msg"]) for e in exc.errors()]
-        raise _validation_error(errors, payload) from None
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(f"not a helion2json document: {exc}") from None
+        # Already structurally valid: dumping it again would drop required nulls.
+        spec = payload
+    else:
+        try:
+            spec = HelionJsonSpec.model_validate(payload)
+        except PydanticValidationError as exc:
+            errors = [(_format_pydantic_path(e["loc"]), e["msg"]) for e in exc.errors()]
+            raise _validation_error(errors, payload) from None
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValidationError(f"not a helion2json document: {exc}") from None
     problems = _cross_check(spec)
     if problems:
         first_loc = next((loc for _, _, loc in problems if loc is not None), None)
