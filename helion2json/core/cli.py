@@ -94,6 +94,11 @@ def _export_parser() -> argparse.ArgumentParser:
         "--indent", type=int, default=2, help="spaces per indent level; 0 writes one compact line"
     )
     parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="a saved Helion config (JSON) to export with, unless the kernel fixes its own",
+    )
+    parser.add_argument(
         "--no-locations", action="store_true", help="leave out the ops' source locations"
     )
     parser.add_argument(
@@ -116,6 +121,7 @@ def _export(argv: Sequence[str]) -> int:
             example_kwargs=example.kwargs,
             module_name=options.module_name,
             locations=not options.no_locations,
+            config_file=options.config,
         )
         text = to_json_text(payload, options.indent)
         if options.out:

@@ -10,6 +10,7 @@ Autotuning is never used to find one.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ def config_from_directive(text: str, namespace: Mapping[str, Any]) -> Any:
     return helion.Config(**example.kwargs)
 
 
-def config_from_file(path: str | Path) -> Any:
+def config_from_file(path: str | os.PathLike[str]) -> Any:
     import helion
 
     try:
@@ -75,7 +76,7 @@ def choose_config(
     *,
     directive: Any | None = None,
     directive_location: SourceLocation | None = None,
-    config_file: str | Path | None = None,
+    config_file: str | os.PathLike[str] | None = None,
 ) -> ConfigChoice:
     """The config to export ``bound`` with, normalized, by the documented precedence.
 

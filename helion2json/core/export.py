@@ -9,7 +9,7 @@ import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helion2json.core.errors import (
     ArgumentError,
@@ -21,6 +21,9 @@ from helion2json.core.errors import (
     relative_source_path,
 )
 from helion2json.core.schema import FORMAT_VERSION, validate_spec
+
+if TYPE_CHECKING:
+    from helion2json.core.configs import ConfigChoice
 
 
 def _kernel_function(kernel: Any) -> Any:
@@ -93,14 +96,25 @@ def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | No
 
 
 def export_bound(
-    bound: Any, *, module_name: str = "helion_module", locations: bool = True
+    bound: Any,
+    *,
+    module_name: str = "helion_module",
+    locations: bool = True,
+    config: ConfigChoice | None = None,
 ) -> dict[str, Any]:
-    """Translate an already bound kernel and validate the document."""
+    """Translate an already bound kernel and validate the document.
+
+    ``config`` is the chosen config; without one, the kernel's own fixed config
+    or Helion's default is used (``configs.choose_config``).
+    """
     from helion2json.core.capture import ExportOptions, KernelTranslator
+    from helion2json.core.configs import choose_config
 
     fn = bound.kernel.fn
-    translator = KernelTranslator(bound, fn.__name__, ExportOptions(module_name, locations))
-    func = translator.translate()
+    choice = config or choose_config(bound)
+    options = ExportOptions(module_name, locations, config=choice.config)
+    func = KernelTranslator(bound, fn.__name__, options).translate()
+    func["config"] = choice.as_json()
     payload = {"version": FORMAT_VERSION, "module": {"name": module_name, "funcs": [func]}}
     try:
         validate_spec(payload)
@@ -119,12 +133,20 @@ def export_kernel(
     example_kwargs: Mapping[str, Any] | None = None,
     module_name: str = "helion_module",
     locations: bool = True,
+    config: Any = None,
+    config_location: SourceLocation | None = None,
+    config_file: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Bind ``kernel`` on ``example_args`` and return its validated JSON document.
 
     Never calls the kernel (that would compile and autotune): binding alone
-    lowers it to the device IR that the document is read from.
+    lowers it to the device IR that the document is read from. The config is,
+    in this order: ``config`` (a ``helion.Config`` or its values, e.g. from a
+    ``# h2j: config(...)`` directive at ``config_location``), the kernel's own
+    fixed config, ``config_file`` (Helion's saved-config JSON), Helion's default.
     """
+    from helion2json.core.configs import choose_config
+
     values = [*example_args, *(example_kwargs or {}).values()]
     if not any(isinstance(value, torch_tensor_type()) for value in values):
         fn = _kernel_function(kernel)
@@ -135,7 +157,13 @@ def export_kernel(
             location=_definition(fn),
         )
     bound = bind_kernel(kernel, tuple(example_args), example_kwargs)
-    return export_bound(bound, module_name=module_name, locations=locations)
+    try:
+        choice = choose_config(
+            bound, directive=config, directive_location=config_location, config_file=config_file
+        )
+    except ExportError as exc:
+        raise exc.with_context(kernel=bound.kernel.fn.__name__) from None
+    return export_bound(bound, module_name=module_name, locations=locations, config=choice)
 
 
 def most_recent_binding(kernel: Any) -> Any:

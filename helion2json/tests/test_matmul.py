@@ -43,6 +43,11 @@ def example() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_matmul_matches_the_contract_example_exactly() -> None:
     document = export_kernel(matmul, example(), locations=False)
+    # The config is a key added after the contract's example; it reports where
+    # the block sizes came from.
+    config = document["module"]["funcs"][0].pop("config")
+    assert config["source"] == "default"
+    assert config["values"]["block_sizes"] == [16, 16, 16]
     assert document == CONTRACT
     # Same text, too: the contract's numbers are floats (1.0), not ints.
     assert json.dumps(document, sort_keys=True) == json.dumps(CONTRACT, sort_keys=True)
