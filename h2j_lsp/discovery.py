@@ -681,7 +681,13 @@ class _Scanner:
             return self.source.span(line, col, line, col)
         line = node.lineno - 1 + window.count("\n", 0, match.start(1))
         start = match.start(1) - (window.rfind("\n", 0, match.start(1)) + 1)
-        return self.source.span(line, start, line, start + len(node.name))
+        # The source spelling, not node.name: Python stores identifiers NFKC-normalised
+        # ("ﬁle" becomes "file"), which can change their length. Combining marks
+        # continue an identifier but are not \w, so the regex match is extended.
+        end = match.end(1)
+        while end < len(window) and ("a" + window[end]).isidentifier():
+            end += 1
+        return self.source.span(line, start, line, start + end - match.start(1))
 
     def _parameters(self, args: ast.arguments) -> tuple[Parameter, ...]:
         positional = [*args.posonlyargs, *args.args]
