@@ -1,0 +1,563 @@
+"""Prove a kernel's JSON by running it: interpret the document, compare with a reference.
+
+``verify_kernel`` exports a kernel, runs the document with the reference
+interpreter (``helion2json.interpret``) and compares every output with the
+first reference that can run, in this order:
+
+1. the compiled kernel on a CUDA device, bound with a fixed config (never
+   autotuned);
+2. Helion's eager reference mode (``ref_mode=helion.RefMode.EAGER``), which
+   runs the kernel's Python body with PyTorch (on CPU it fails for some ops);
+3. a user reference: a callable computing the same outputs (``reference=``,
+   ``--ref``, or a ``# h2j: ref(...)`` directive evaluated with
+   :func:`evaluate_reference`).
+
+References that cannot run are reported with the reason. When none can, the
+result's status is ``"no-reference"``: not a pass. ``verify_document`` checks
+a given document against given reference outputs, so a test can corrupt a
+document and see the check fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from helion2json.core.errors import ArgumentError, ExportError
+from helion2json.interpret import InterpretError, element_type, run_document
+
+__all__ = [
+    "COMPILED_REFERENCE",
+    "EAGER_REFERENCE",
+    "OutputCheck",
+    "Reference",
+    "ReferenceRun",
+    "SkippedReference",
+    "VerifyResult",
+    "compare_tensors",
+    "evaluate_reference",
+    "reference_label",
+    "reference_runs",
+    "tolerance",
+    "verify_document",
+    "verify_kernel",
+]
+
+COMPILED_REFERENCE = "compiled kernel (cuda)"
+EAGER_REFERENCE = "helion eager reference mode"
+
+Status = Literal["pass", "mismatch", "no-reference", "error"]
+
+# (atol, rtol) per element type: about a few units in the last place of the
+# type, since the interpreter and the reference round in different orders.
+_FLOAT_TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float64: (1e-7, 1e-7),
+    torch.float32: (1e-4, 1e-4),
+    torch.float16: (1e-2, 1e-2),
+    torch.bfloat16: (2e-2, 2e-2),
+    torch.float8_e4m3fn: (1.25e-1, 1.25e-1),
+    torch.float8_e4m3fnuz: (1.25e-1, 1.25e-1),
+    torch.float8_e5m2: (2.5e-1, 2.5e-1),
+    torch.float8_e5m2fnuz: (2.5e-1, 2.5e-1),
+    torch.complex64: (1e-4, 1e-4),
+    torch.complex128: (1e-7, 1e-7),
+}
+# Rounding error of a sum grows with the square root of its length; reductions
+# up to this length keep the base tolerance.
+_REDUCTION_BASE = 1024
+# Reasons a reference was skipped are shown on one line.
+_REASON_WIDTH = 160
+
+
+def tolerance(dtype: torch.dtype, reduction_length: int = 1) -> tuple[float, float]:
+    """``(atol, rtol)`` for outputs of ``dtype``; integers and booleans compare exactly.
+
+    Floating tolerances grow with ``sqrt(reduction_length / 1024)`` once a
+    kernel may sum more than 1024 terms into one output.
+    """
+    base = _FLOAT_TOLERANCES.get(dtype)
+    if base is None:
+        return (0.0, 0.0)
+    scale = max(1.0, math.sqrt(reduction_length / _REDUCTION_BASE))
+    return (base[0] * scale, base[1] * scale)
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """One compared tensor: a returned output, or an argument the kernel writes into."""
+
+    index: int
+    ok: bool
+    max_abs_error: float
+    max_rel_error: float
+    atol: float
+    rtol: float
+    dtype: str
+    # "output 0", or "argument out" for a tensor argument the kernel modified.
+    label: str = ""
+    # Why the tensors could not be compared element by element (shape or dtype).
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedReference:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """What a reference produced on cloned inputs.
+
+    ``arguments`` holds the arguments' state after the run where the reference
+    is the kernel itself (so writes into arguments can be compared too), and
+    is None for user references, which need not mimic them.
+    """
+
+    name: str
+    outputs: list[torch.Tensor]
+    arguments: list[Any] | None = None
+
+
+@dataclass
+class VerifyResult:
+    kernel: str
+    status: Status
+    outputs: list[OutputCheck] = field(default_factory=list)
+    reference_name: str | None = None
+    skipped_references: list[SkippedReference] = field(default_factory=list)
+    # Why the document could not run, or why nothing was compared.
+    error: str | None = None
+    document: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A user reference with the name it is reported under (its source text)."""
+
+    fn: Callable[..., Any]
+    name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def evaluate_reference(text: str, namespace: Mapping[str, Any]) -> Reference:
+    """Evaluate the text of ``--ref EXPR`` or ``# h2j: ref(EXPR)`` to a callable.
+
+    ``namespace`` is what ``helion2json.core.example_args.evaluation_namespace``
+    gives for the kernel's module (``torch``, ``helion``, ``hl``, ``DEVICE``
+    and the module's globals), so directives and ``--ref`` mean the same.
+    """
+    source = text.strip()
+    if not source:
+        raise ArgumentError("the reference expression is empty")
+    try:
+        code = compile(source, "<ref>", "eval")
+    except SyntaxError as exc:
+        raise ArgumentError(f"reference {source!r} does not parse: {exc.msg}") from None
+    try:
+        value = eval(code, dict(namespace))
+    except Exception as exc:
+        raise ArgumentError(f"reference {source!r} raised {type(exc).__name__}: {exc}") from None
+    if not callable(value):
+        raise ArgumentError(f"reference {source!r} is a {type(value).__name__}, not a callable")
+    return Reference(value, source)
+
+
+# ------------------------------------------------------------------ comparison
+
+
+def compare_tensors(
+    actual: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float
+) -> tuple[bool, float, float, str | None]:
+    """``(ok, max_abs_error, max_rel_error, message)``; NaN matches NaN, inf matches itself.
+
+    An element is close when ``|actual - expected| <= atol + rtol * |expected|``.
+    The relative error is taken over the elements whose expected value is non-zero.
+    """
+    if tuple(actual.shape) != tuple(expected.shape):
+        return (
+            False,
+            math.inf,
+            math.inf,
+            f"shape {list(actual.shape)}, reference {list(expected.shape)}",
+        )
+    if actual.dtype != expected.dtype:
+        return (
+            False,
+            math.inf,
+            math.inf,
+            f"dtype {element_type(actual.dtype)}, reference {element_type(expected.dtype)}",
+        )
+    if actual.numel() == 0:
+        return True, 0.0, 0.0, None
+    wide = torch.complex128 if actual.dtype.is_complex else torch.float64
+    a = actual.detach().to("cpu", wide)
+    e = expected.detach().to("cpu", wide)
+    same = (a == e) | (torch.isnan(a) & torch.isnan(e))
+    diff = torch.where(same, torch.zeros_like(a.real if a.is_complex() else a), (a - e).abs())
+    # One side NaN (or infinities that differ) is as far apart as values get.
+    diff = torch.nan_to_num(diff, nan=math.inf)
+    magnitude = e.abs().nan_to_num(nan=0.0, posinf=0.0)
+    close = diff <= atol + rtol * magnitude
+    nonzero = magnitude > 0
+    max_abs = float(diff.max())
+    max_rel = float((diff[nonzero] / magnitude[nonzero]).max()) if bool(nonzero.any()) else 0.0
+    if not bool(nonzero.any()) and max_abs > 0:
+        max_rel = math.inf
+    return bool(close.all()), max_abs, max_rel, None
+
+
+def _check(
+    index: int,
+    label: str,
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    reduction_length: int,
+    atol: float | None,
+    rtol: float | None,
+) -> OutputCheck:
+    default_atol, default_rtol = tolerance(actual.dtype, reduction_length)
+    use_atol = default_atol if atol is None else atol
+    use_rtol = default_rtol if rtol is None else rtol
+    ok, max_abs, max_rel, message = compare_tensors(actual, expected, use_atol, use_rtol)
+    return OutputCheck(
+        index, ok, max_abs, max_rel, use_atol, use_rtol, element_type(actual.dtype), label, message
+    )
+
+
+def _longest_axis(values: Sequence[Any]) -> int:
+    return max((max(v.shape, default=1) for v in values if isinstance(v, torch.Tensor)), default=1)
+
+
+def _clone(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _clone_all(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    return [_clone(a) for a in args], {k: _clone(v) for k, v in kwargs.items()}
+
+
+def _outputs(value: Any, what: str) -> list[torch.Tensor]:
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, tuple | list) else [value]
+    for position, item in enumerate(items):
+        if not isinstance(item, torch.Tensor):
+            raise TypeError(f"{what} returned {type(item).__name__} at position {position}")
+    return items
+
+
+def _first_line(exc: BaseException) -> str:
+    """The exception in one short line: its type and first sentence."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    text = lines[0]
+    if len(text) > _REASON_WIDTH:
+        sentence, dot, _ = text.partition(". ")
+        text = sentence + dot.strip() if dot else text[:_REASON_WIDTH] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def _interpret(
+    document: Mapping[str, Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    func: str | None,
+) -> tuple[list[torch.Tensor], dict[str, Any]]:
+    """Run the document on clones; returns its outputs and each argument's final state."""
+    cloned_args, cloned_kwargs = _clone_all(args, kwargs)
+    outputs = run_document(document, cloned_args, cloned_kwargs, func=func)
+    names = _argument_names(document, func)
+    finals = dict(zip(names, cloned_args, strict=False))
+    finals.update(cloned_kwargs)
+    return outputs, finals
+
+
+def verify_document(
+    document: Mapping[str, Any],
+    example_args: Sequence[Any],
+    example_kwargs: Mapping[str, Any] | None = None,
+    *,
+    reference: ReferenceRun,
+    atol: float | None = None,
+    rtol: float | None = None,
+    func: str | None = None,
+) -> VerifyResult:
+    """Interpret ``document`` on clones of the example inputs and compare with ``reference``.
+
+    Compares every returned tensor, and, where ``reference.arguments`` is given,
+    every tensor argument that either run modified. Tolerances default to
+    :func:`tolerance` of each output's dtype.
+    """
+    kwargs = dict(example_kwargs or {})
+    result = VerifyResult(
+        _function_name(document, func),
+        "error",
+        reference_name=reference.name,
+        document=dict(document),
+    )
+    try:
+        outputs, finals = _interpret(document, example_args, kwargs, func)
+    except (InterpretError, ExportError) as exc:
+        result.error = str(exc)
+        return result
+    reduction_length = _longest_axis([*example_args, *kwargs.values()])
+    checks = result.outputs
+    if len(outputs) != len(reference.outputs):
+        result.status = "mismatch"
+        result.error = (
+            f"the document returns {len(outputs)} tensors, the reference {len(reference.outputs)}"
+        )
+        return result
+    for index, (actual, expected) in enumerate(zip(outputs, reference.outputs, strict=True)):
+        checks.append(
+            _check(index, f"output {index}", actual, expected, reduction_length, atol, rtol)
+        )
+    if reference.arguments is not None:
+        names = _argument_names(document, func)
+        originals = dict(zip(names, example_args, strict=False))
+        originals.update(kwargs)
+        for name, theirs in zip(names, reference.arguments, strict=False):
+            original, mine = originals.get(name), finals.get(name)
+            if not (
+                isinstance(original, torch.Tensor)
+                and isinstance(mine, torch.Tensor)
+                and isinstance(theirs, torch.Tensor)
+            ):
+                continue
+            if _unchanged(original, mine) and _unchanged(original, theirs):
+                continue
+            label = f"argument {name}"
+            checks.append(_check(len(checks), label, mine, theirs, reduction_length, atol, rtol))
+    if not checks:
+        result.error = "nothing to compare: the kernel returns no tensor and writes no argument"
+        return result
+    result.status = "pass" if all(check.ok for check in checks) else "mismatch"
+    return result
+
+
+def _unchanged(original: torch.Tensor, final: torch.Tensor) -> bool:
+    return compare_tensors(final, original, 0.0, 0.0)[0]
+
+
+def _function(document: Mapping[str, Any], func: str | None) -> Mapping[str, Any] | None:
+    try:
+        funcs = document["module"]["funcs"]
+        return next(f for f in funcs if func is None or f["name"] == func)
+    except (KeyError, TypeError, StopIteration):
+        return None
+
+
+def _function_name(document: Mapping[str, Any], func: str | None) -> str:
+    chosen = _function(document, func)
+    return str(chosen.get("name", "?")) if isinstance(chosen, Mapping) else (func or "?")
+
+
+def _argument_names(document: Mapping[str, Any], func: str | None) -> list[str]:
+    chosen = _function(document, func)
+    try:
+        return [str(arg["id"]) for arg in chosen["args"]]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return []
+
+
+# ------------------------------------------------------------------ references
+
+
+class _Skip(Exception):
+    """A reference that does not apply here (no CUDA, no user reference)."""
+
+
+def _to_device(value: Any, device: torch.device | str) -> Any:
+    return value.to(device) if isinstance(value, torch.Tensor) else value
+
+
+def _normalized(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(kernel.normalize_args(*args, **dict(kwargs)))
+
+
+def _kernel_copy(kernel: Any, **settings: Any) -> Any:
+    """The same kernel function and configs under other settings, with its own caches."""
+    import helion
+
+    return helion.Kernel(
+        kernel.fn,
+        configs=list(kernel.configs),
+        settings=dataclasses.replace(kernel.settings, **settings),
+    )
+
+
+def _fixed_config(kernel: Any, bound: Any, config: Any, document: Mapping[str, Any] | None) -> Any:
+    """The config to compile with: given, the document's, the kernel's only one, or the default."""
+    import helion
+
+    if config is not None:
+        return config if isinstance(config, helion.Config) else helion.Config(**dict(config))
+    funcs = (document or {}).get("module", {}).get("funcs", [])
+    recorded = funcs[0].get("config") if len(funcs) == 1 else None
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("values"), Mapping):
+        return helion.Config(**dict(recorded["values"]))
+    if len(kernel.configs) == 1:
+        return kernel.configs[0]
+    return bound.config_spec.default_config()
+
+
+def _run_compiled(
+    kernel: Any,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    config: Any,
+    document: Mapping[str, Any] | None,
+) -> ReferenceRun:
+    if not torch.cuda.is_available():
+        raise _Skip("CUDA is not available")
+    import helion
+
+    home = next((a.device for a in [*args, *kwargs.values()] if isinstance(a, torch.Tensor)), None)
+    # IEEE products: the document's float32 math is not rounded to TF32, Triton's default.
+    compiled = _kernel_copy(kernel, ref_mode=helion.RefMode.OFF, dot_precision="ieee")
+    cuda_args = [_to_device(_clone(a), "cuda") for a in args]
+    cuda_kwargs = {k: _to_device(_clone(v), "cuda") for k, v in kwargs.items()}
+    normalized = _normalized(compiled, cuda_args, cuda_kwargs)
+    bound = compiled.bind(normalized)
+    # A fixed config: calling an unconfigured kernel would autotune.
+    bound.set_config(_fixed_config(kernel, bound, config, document))
+    outputs = _outputs(bound(*normalized), "the compiled kernel")
+    torch.cuda.synchronize()
+    device = home or torch.device("cpu")
+    return ReferenceRun(
+        COMPILED_REFERENCE,
+        [o.to(device) for o in outputs],
+        [_to_device(a, device) for a in normalized],
+    )
+
+
+def _run_eager(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> ReferenceRun:
+    import helion
+
+    # Reference mode runs the kernel's Python body with PyTorch; it never compiles
+    # or autotunes.
+    eager = _kernel_copy(kernel, ref_mode=helion.RefMode.EAGER)
+    cloned_args, cloned_kwargs = _clone_all(args, kwargs)
+    normalized = _normalized(eager, cloned_args, cloned_kwargs)
+    outputs = _outputs(eager.bind(normalized)(*normalized), "the eager reference")
+    return ReferenceRun(EAGER_REFERENCE, outputs, list(normalized))
+
+
+def reference_label(reference: Callable[..., Any]) -> str:
+    """How a user reference is reported: its source text, else where it can be imported from."""
+    if isinstance(reference, Reference):
+        return reference.name
+    module = getattr(reference, "__module__", None)
+    name = getattr(reference, "__name__", None)
+    # torch.matmul's qualified name is _VariableFunctionsClass.matmul; say torch.matmul.
+    if module and name and getattr(sys.modules.get(module), name, None) is reference:
+        return f"{module}.{name}"
+    qualified = getattr(reference, "__qualname__", None) or name
+    if qualified is None:
+        return repr(reference)
+    return f"{module}.{qualified}" if module else str(qualified)
+
+
+def _run_user(
+    reference: Callable[..., Any] | None, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> ReferenceRun:
+    if reference is None:
+        raise _Skip("none given (reference=, --ref or a '# h2j: ref(...)' directive)")
+    name = f"user reference {reference_label(reference)}"
+    cloned_args, cloned_kwargs = _clone_all(args, kwargs)
+    return ReferenceRun(name, _outputs(reference(*cloned_args, **cloned_kwargs), name))
+
+
+def reference_runs(
+    kernel: Any,
+    example_args: Sequence[Any],
+    example_kwargs: Mapping[str, Any] | None = None,
+    *,
+    reference: Callable[..., Any] | None = None,
+    config: Any = None,
+    document: Mapping[str, Any] | None = None,
+) -> tuple[ReferenceRun | None, list[SkippedReference]]:
+    """The first reference that runs, in order of preference, and why the ones before it did not."""
+    kwargs = dict(example_kwargs or {})
+    attempts: list[tuple[str, Callable[[], ReferenceRun]]] = [
+        (
+            COMPILED_REFERENCE,
+            lambda: _run_compiled(kernel, example_args, kwargs, config, document),
+        ),
+        (EAGER_REFERENCE, lambda: _run_eager(kernel, example_args, kwargs)),
+        (
+            "user reference",
+            lambda: _run_user(reference, example_args, kwargs),
+        ),
+    ]
+    skipped: list[SkippedReference] = []
+    for name, attempt in attempts:
+        if name == "user reference" and reference is not None:
+            name = f"user reference {reference_label(reference)}"
+        try:
+            return attempt(), skipped
+        except _Skip as exc:
+            skipped.append(SkippedReference(name, str(exc)))
+        except Exception as exc:  # a reference failing is a reason to try the next
+            skipped.append(SkippedReference(name, _first_line(exc)))
+    return None, skipped
+
+
+def verify_kernel(
+    kernel: Any,
+    example_args: Sequence[Any],
+    example_kwargs: Mapping[str, Any] | None = None,
+    *,
+    reference: Callable[..., Any] | None = None,
+    config: Any = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+) -> VerifyResult:
+    """Export ``kernel`` on the example inputs, interpret the JSON, compare with a reference.
+
+    ``config`` (a ``helion.Config`` or its keyword dict) fixes the config of the
+    compiled-kernel reference; without it the document's recorded config, the
+    kernel's only config, or Helion's default config is used. Export failures
+    raise ``ExportError``; everything else is in the returned result.
+    """
+    from helion2json.core.export import export_kernel
+
+    kwargs = dict(example_kwargs or {})
+    document = export_kernel(kernel, example_args, example_kwargs=kwargs)
+    run, skipped = reference_runs(
+        kernel, example_args, kwargs, reference=reference, config=config, document=document
+    )
+    if run is None:
+        result = VerifyResult(
+            _function_name(document, None),
+            "no-reference",
+            skipped_references=skipped,
+            document=document,
+        )
+        # Still run the document: an error in it is worth reporting on its own.
+        try:
+            _interpret(document, example_args, kwargs, None)
+        except (InterpretError, ExportError) as exc:
+            result.status = "error"
+            result.error = str(exc)
+            return result
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped)
+        result.error = f"no reference could run ({reasons})"
+        return result
+    result = verify_document(document, example_args, kwargs, reference=run, atol=atol, rtol=rtol)
+    result.skipped_references = skipped
+    return result
