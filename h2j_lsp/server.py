@@ -1,0 +1,372 @@
+"""The language server: thin LSP handlers over a :class:`~h2j_lsp.session.Session`.
+
+Handlers convert LSP messages to session calls and session state to LSP results through
+the ``features`` modules; they never wait for an export, except the commands that are asked
+for one. The server never imports torch or helion: exports happen in worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from lsprotocol import types
+from pygls import uris
+from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from h2j_lsp import __version__
+from h2j_lsp.features import commands
+from h2j_lsp.features.code_actions import code_actions
+from h2j_lsp.features.diagnostics import document_diagnostics
+from h2j_lsp.features.hints import inlay_hints
+from h2j_lsp.features.hover import hover
+from h2j_lsp.features.lenses import code_lenses
+from h2j_lsp.features.symbols import document_symbols
+from h2j_lsp.session import Document, Session
+from h2j_lsp.settings import InitOptions
+
+SECTION = "h2j"
+STATUS = "h2j/status"
+EXPORTED = "h2j/exported"
+# Exports that answer within this long (a cached one, a small kernel) show no progress bar.
+PROGRESS_DELAY_S = 0.5
+
+
+class H2jServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "h2j-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
+        self._session: Session | None = None
+        self.pull_diagnostics = False
+        self.frontend = EditorFrontend(self)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise JsonRpcInvalidParams("the server is not initialized")
+        return self._session
+
+    def capability(self, path: str) -> bool:
+        return bool(get_capability(self.client_capabilities, path, False))
+
+    def document(self, uri: str) -> Document | None:
+        return self.session.documents.get(uri)
+
+    # -- diagnostics -------------------------------------------------------------------------
+
+    def publish(self, document: Document) -> None:
+        """Push the document's diagnostics, unless the client pulls them (it pulls again by
+        itself after each change it sends)."""
+        if self.pull_diagnostics:
+            return
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=document.uri,
+                version=document.version,
+                diagnostics=document_diagnostics(document, self.session.trusted),
+            )
+        )
+
+    # -- settings ----------------------------------------------------------------------------
+
+    async def pull_settings(self) -> None:
+        """Read every folder's ``h2j`` section (and the global one) from the client."""
+        session = self.session
+        try:
+            if not self.capability("workspace.configuration"):
+                return
+            folders = list(session.folders.values())
+            items = [types.ConfigurationItem(scope_uri=f.uri, section=SECTION) for f in folders]
+            items.append(types.ConfigurationItem(section=SECTION))
+            answer = await self.workspace_configuration_async(types.ConfigurationParams(items))
+            shared = answer[-1] if answer else None
+            by_folder = {folder.uri: raw for folder, raw in zip(folders, answer, strict=False)}
+            session.apply_settings(shared, by_folder)
+        except Exception as exc:  # a client that fails the request keeps the initial settings
+            self.frontend.log(f"could not read the h2j settings: {exc}")
+        finally:
+            session.configured.set()
+
+
+class EditorFrontend:
+    """What the session reports, as LSP messages to the editor."""
+
+    def __init__(self, server: H2jServer) -> None:
+        self.server = server
+
+    def results_changed(self, document: Document) -> None:
+        server = self.server
+        server.publish(document)
+        if server.pull_diagnostics:
+            server.workspace_diagnostic_refresh(None)
+        # Lenses and hints show export results too: ask the client to fetch them again.
+        if server.capability("workspace.code_lens.refresh_support"):
+            server.workspace_code_lens_refresh(None)
+        if server.capability("workspace.inlay_hint.refresh_support"):
+            server.workspace_inlay_hint_refresh(None)
+
+    def exported(self, document: Document, kernel: str, example: int, ok: bool) -> None:
+        self.server.protocol.notify(
+            EXPORTED,
+            {
+                "uri": document.uri,
+                "kernel": kernel,
+                "example": example,
+                "version": document.version,
+                "ok": ok,
+            },
+        )
+
+    def status_changed(self, status: dict[str, str]) -> None:
+        self.server.protocol.notify(STATUS, status)
+
+    def show_error(self, message: str) -> None:
+        self.server.window_show_message(types.ShowMessageParams(types.MessageType.Error, message))
+
+    def log(self, message: str) -> None:
+        self.server.window_log_message(types.LogMessageParams(types.MessageType.Warning, message))
+
+    @contextlib.asynccontextmanager
+    async def progress(self, title: str) -> AsyncIterator[Callable[[str], None]]:
+        """A work-done progress that appears only once the work has taken a moment."""
+        if not self.server.capability("window.work_done_progress"):
+            yield lambda message: None
+            return
+        token = str(uuid.uuid4())
+        latest = {"message": ""}
+        begun = asyncio.Event()
+
+        async def begin_later() -> None:
+            await asyncio.sleep(PROGRESS_DELAY_S)
+            try:
+                await self.server.work_done_progress.create_async(token)
+            except Exception:  # the client refused the token: no progress, same work
+                return
+            begin = types.WorkDoneProgressBegin(title=title, message=latest["message"] or None)
+            self.server.work_done_progress.begin(token, begin)
+            begun.set()
+
+        def report(message: str) -> None:
+            latest["message"] = message
+            if begun.is_set():
+                self.server.work_done_progress.report(
+                    token, types.WorkDoneProgressReport(message=message)
+                )
+
+        starter = asyncio.ensure_future(begin_later())
+        try:
+            yield report
+        finally:
+            starter.cancel()
+            if begun.is_set():
+                self.server.work_done_progress.end(token, types.WorkDoneProgressEnd())
+
+
+def create_server() -> H2jServer:
+    server = H2jServer()
+    _register_lifecycle(server)
+    _register_documents(server)
+    _register_features(server)
+    _register_commands(server)
+    return server
+
+
+def _register_lifecycle(server: H2jServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: H2jServer, params: types.InitializeParams) -> None:
+        options = InitOptions.parse(params.initialization_options)
+        # Pull diagnostics only where the client can also be told to pull again when an
+        # export finishes; otherwise push them. Registering the handler here is what makes
+        # the capability appear in the initialize result.
+        if ls.capability("text_document.diagnostic") and ls.capability(
+            "workspace.diagnostics.refresh_support"
+        ):
+            ls.pull_diagnostics = True
+            ls.feature(
+                types.TEXT_DOCUMENT_DIAGNOSTIC,
+                types.DiagnosticOptions(
+                    identifier=SECTION, inter_file_dependencies=False, workspace_diagnostics=False
+                ),
+            )(_pull_diagnostics)
+        encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        # The enum's value ("utf-16"): str() of this enum would be its name.
+        session = Session(ls.frontend, options, getattr(encoding, "value", encoding))
+        ls._session = session
+        folders = params.workspace_folders or []
+        if not folders and params.root_uri:
+            folders = [types.WorkspaceFolder(params.root_uri, "root")]
+        for folder in folders:
+            session.set_folder(folder.uri, uris.to_fs_path(folder.uri) or folder.uri)
+        for problem in options.problems:
+            ls.frontend.log(f"initializationOptions: {problem}")
+        # Started before the editor even opens a file: importing torch and helion takes
+        # seconds, and overlaps the rest of the start-up this way.
+        first = next(iter(session.folders.values()), None)
+        session.start_eagerly(options.settings.host(first.path if first else None))
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: H2jServer, params: types.InitializedParams) -> None:
+        session = ls.session
+        if not session.trusted:
+            ls.frontend.status_changed(session.current_status())
+        if ls.capability("workspace.did_change_configuration.dynamic_registration"):
+            registration = types.Registration(
+                id=str(uuid.uuid4()),
+                method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+                register_options=types.DidChangeConfigurationRegistrationOptions(section=SECTION),
+            )
+            try:
+                await ls.client_register_capability_async(types.RegistrationParams([registration]))
+            except Exception as exc:  # settings changes then only arrive with a restart
+                ls.frontend.log(f"could not register for settings changes: {exc}")
+        await ls.pull_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: H2jServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        if ls.capability("workspace.configuration"):
+            await ls.pull_settings()
+            return
+        # A client that cannot be asked sends the settings themselves.
+        settings = params.settings
+        raw = settings.get(SECTION) if isinstance(settings, dict) else None
+        ls.session.apply_settings(raw, {})
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    async def did_change_folders(
+        ls: H2jServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        for removed in params.event.removed:
+            ls.session.remove_folder(removed.uri)
+        for added in params.event.added:
+            ls.session.set_folder(added.uri, uris.to_fs_path(added.uri) or added.uri)
+        await ls.pull_settings()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: H2jServer, params: None) -> None:
+        if ls._session is not None:
+            await ls._session.shutdown()
+
+
+def _register_documents(server: H2jServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: H2jServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        path = uris.to_fs_path(item.uri)
+        if path is None:
+            return
+        ls.publish(ls.session.open(item.uri, path, item.version, item.text))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: H2jServer, params: types.DidChangeTextDocumentParams) -> None:
+        document = ls.session.change(
+            params.text_document.uri, params.text_document.version, params.content_changes
+        )
+        if document is not None:
+            ls.publish(document)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: H2jServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.session.save(params.text_document.uri, params.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: H2jServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.session.close(params.text_document.uri)
+        if not ls.pull_diagnostics:
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+            )
+
+
+def _pull_diagnostics(
+    ls: H2jServer, params: types.DocumentDiagnosticParams
+) -> types.DocumentDiagnosticReport:
+    document = ls.document(params.text_document.uri)
+    if document is None:
+        return types.RelatedFullDocumentDiagnosticReport(items=[])
+    result_id = str(document.revision)
+    if params.previous_result_id == result_id:
+        return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
+    return types.RelatedFullDocumentDiagnosticReport(
+        items=document_diagnostics(document, ls.session.trusted), result_id=result_id
+    )
+
+
+def _register_features(server: H2jServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    def lens(ls: H2jServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        document = ls.document(params.text_document.uri)
+        return [] if document is None else code_lenses(document, ls.session.trusted)
+
+    @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+    def hints(ls: H2jServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+        document = ls.document(params.text_document.uri)
+        return [] if document is None else inlay_hints(document, params.range)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def on_hover(ls: H2jServer, params: types.HoverParams) -> types.Hover | None:
+        document = ls.document(params.text_document.uri)
+        if document is None:
+            return None
+        formats = get_capability(ls.client_capabilities, "text_document.hover.content_format", [])
+        markdown = not formats or types.MarkupKind.Markdown in formats
+        return hover(document, params.position, ls.session.trusted, markdown)
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def symbols(
+        ls: H2jServer, params: types.DocumentSymbolParams
+    ) -> list[types.DocumentSymbol] | list[types.SymbolInformation]:
+        document = ls.document(params.text_document.uri)
+        if document is None:
+            return []
+        hierarchical = ls.capability(
+            "text_document.document_symbol.hierarchical_document_symbol_support"
+        )
+        return document_symbols(document, ls.session.trusted, hierarchical)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+    )
+    def actions(
+        ls: H2jServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction | types.Command]:
+        document = ls.document(params.text_document.uri)
+        if document is None:
+            return []
+        document_changes = ls.capability("workspace.workspace_edit.document_changes")
+        return code_actions(document, params, ls.session.trusted, document_changes)
+
+
+def _register_commands(server: H2jServer) -> None:
+    @server.command(commands.PREVIEW_JSON)
+    async def preview_json(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
+        uri, kernel, example = _target(arguments, example_default=0)
+        return await commands.preview_json(ls.session, uri, kernel, example or 0)
+
+    @server.command(commands.EXPORT_KERNEL)
+    async def export_kernel(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
+        uri, kernel, example = _target(arguments, example_default=None)
+        return await commands.export_kernel(ls.session, uri, kernel, example)
+
+    @server.command(commands.RESTART_WORKER)
+    async def restart_worker(ls: H2jServer, *arguments: Any) -> None:
+        await ls.session.restart_workers()
+
+    @server.command(commands.SHOW_STATUS)
+    def show_status(ls: H2jServer, *arguments: Any) -> dict[str, str]:
+        return ls.session.current_status()
+
+
+def _target(arguments: tuple[Any, ...], example_default: int | None) -> tuple[str, str, int | None]:
+    try:
+        return commands.target(arguments, example_default)
+    except commands.CommandError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None

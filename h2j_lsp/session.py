@@ -1,0 +1,443 @@
+"""The server's state: open documents, workspace folders and their settings, the workers,
+and the scheduling of exports.
+
+Nothing here sends LSP messages. The session reports what changed through a
+:class:`Frontend`, which the server implements; the ``features`` modules turn the state into
+diagnostics, lenses and hints. Exports run as one background task per document: a newer
+version of the document cancels the task of the older one, so results for an outdated
+version are never shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lsprotocol import types
+from pygls import uris
+
+from h2j_lsp.cache import ExportCache
+from h2j_lsp.discovery import KernelInfo, ScanResult, scan_source
+from h2j_lsp.features.positions import TextBuffer
+from h2j_lsp.protocol import (
+    INFRASTRUCTURE_CODES,
+    WORKER_FAILURE,
+    ExportRequest,
+    ExportResult,
+    failure,
+)
+from h2j_lsp.settings import InitOptions, Settings
+from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
+
+UNTRUSTED_MESSAGE = (
+    "h2j does not export kernels in an untrusted workspace: exporting runs the file's code. "
+    "Trust the workspace to see whether each kernel exports."
+)
+
+
+class Frontend(Protocol):
+    """How the session tells the editor about changes (implemented by the server)."""
+
+    def results_changed(self, document: Document) -> None: ...
+
+    def exported(self, document: Document, kernel: str, example: int, ok: bool) -> None: ...
+
+    def status_changed(self, status: dict[str, str]) -> None: ...
+
+    def show_error(self, message: str) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+    def progress(self, title: str) -> AbstractAsyncContextManager[Callable[[str], None]]:
+        """A work-done progress shown only if the work outlasts a moment; yields a reporter."""
+        ...
+
+
+@dataclass(frozen=True)
+class KernelResults:
+    """One kernel's export results, one per example (fewer if the worker failed meanwhile).
+
+    ``anchor`` is the kernel's first decorator line in the text that was exported: until the
+    current text is exported, the results show shifted by how far the kernel has moved.
+    """
+
+    anchor: int
+    outcomes: tuple[ExportResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.ok for outcome in self.outcomes)
+
+    def shift(self, kernel: KernelInfo) -> int:
+        return kernel.first_decorator_line - self.anchor
+
+
+@dataclass
+class Folder:
+    uri: str
+    path: str
+    settings: Settings
+
+
+@dataclass
+class Document:
+    uri: str
+    path: str
+    version: int
+    buffer: TextBuffer
+    scan: ScanResult
+    results: dict[str, KernelResults] = field(default_factory=dict)
+    # The version whose exports all finished, so a save of the same text exports nothing.
+    exported_version: int | None = None
+    # Bumped on every change to what features show; the pull diagnostics' result id.
+    revision: int = 0
+    job: asyncio.Task[None] | None = None
+    # Whether the current text parses; ``scan`` is of the last text that did.
+    parses: bool = True
+
+    @property
+    def text(self) -> str:
+        return self.buffer.text
+
+    def kernel(self, name: str) -> KernelInfo | None:
+        return next((k for k in self.scan.kernels if k.name == name), None)
+
+    def rescan(self) -> None:
+        scan = scan_source(self.buffer.text)
+        self.parses = scan.syntax_error is None
+        # While the user is in the middle of a statement the file does not parse; keeping the
+        # last parseable scan keeps lenses, symbols and results from flickering away.
+        if self.parses or not self.scan.kernels:
+            self.scan = scan
+        self.revision += 1
+
+
+def exportable(kernel: KernelInfo) -> bool:
+    return bool(kernel.examples) and not kernel.skip
+
+
+def is_infrastructure(result: ExportResult) -> bool:
+    return any(item.code in INFRASTRUCTURE_CODES for item in result.diagnostics)
+
+
+class Session:
+    def __init__(self, frontend: Frontend, options: InitOptions, encoding: str) -> None:
+        self.frontend = frontend
+        self.trusted = options.trusted
+        self.initial = options.settings
+        self.defaults = options.settings
+        self.encoding = encoding
+        self.documents: dict[str, Document] = {}
+        self.folders: dict[str, Folder] = {}
+        self.workers: dict[HostSettings, WorkerClient] = {}
+        # Set once the folders' settings are known: exports wait for it, so that the first
+        # export of a file opened during start-up already uses its folder's worker.
+        self.configured = asyncio.Event()
+        self.status: dict[str, str] = self._untrusted_status() if not self.trusted else {}
+        self._failing: set[HostSettings] = set()
+        self._failure_message: dict[HostSettings, str] = {}
+        # Tasks that use a worker (cancelled at shutdown) and that stop one (awaited).
+        self._exporting: set[asyncio.Task[Any]] = set()
+        self._stopping: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def open(self, uri: str, path: str, version: int, text: str) -> Document:
+        buffer = TextBuffer(text, self.encoding)
+        scan = scan_source(text)
+        document = Document(uri, path, version, buffer, scan, parses=scan.syntax_error is None)
+        self.documents[uri] = document
+        self._schedule(document, delay=0.0)
+        return document
+
+    def change(
+        self, uri: str, version: int, changes: Iterable[types.TextDocumentContentChangeEvent]
+    ) -> Document | None:
+        document = self.documents.get(uri)
+        if document is None:
+            return None
+        for change in changes:
+            document.buffer.apply(change)
+        document.version = version
+        document.rescan()
+        self._prune(document)
+        settings = self.settings_for(document)
+        if settings.trigger == "change":
+            self._schedule(document, delay=settings.debounce_ms / 1000)
+        else:
+            # Nothing runs until the save; what ran for the old text no longer applies.
+            self._cancel(document)
+        return document
+
+    def save(self, uri: str, text: str | None) -> None:
+        document = self.documents.get(uri)
+        if document is None:
+            return
+        if text is not None and text != document.text:
+            document.buffer = TextBuffer(text, self.encoding)
+            document.rescan()
+            self._prune(document)
+        pending = document.job is not None and not document.job.done()
+        if pending or document.exported_version != document.version:
+            self._schedule(document, delay=0.0)
+
+    def close(self, uri: str) -> None:
+        document = self.documents.pop(uri, None)
+        if document is not None:
+            self._cancel(document)
+
+    def lookup(self, uri: str) -> Document | None:
+        """The open document, else the file as saved (for commands on closed files)."""
+        document = self.documents.get(uri)
+        if document is not None:
+            return document
+        path = uris.to_fs_path(uri)
+        if path is None:
+            return None
+        try:
+            with open(path, encoding="utf-8", newline="") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+        scan = scan_source(text)
+        return Document(uri, path, 0, TextBuffer(text, self.encoding), scan)
+
+    def _prune(self, document: Document) -> None:
+        """Forget the results of kernels that are gone, renamed or no longer exported."""
+        names = {kernel.name for kernel in document.scan.kernels if exportable(kernel)}
+        for name in [name for name in document.results if name not in names]:
+            del document.results[name]
+
+    # -- folders and settings ----------------------------------------------------------------
+
+    def set_folder(self, uri: str, path: str) -> None:
+        self.folders.setdefault(uri, Folder(uri, path, self.defaults))
+
+    def remove_folder(self, uri: str) -> None:
+        self.folders.pop(uri, None)
+
+    def folder_for(self, document: Document) -> Folder | None:
+        path = os.path.normcase(os.path.abspath(document.path))
+        best: Folder | None = None
+        for folder in self.folders.values():
+            root = os.path.normcase(os.path.abspath(folder.path))
+            inside = path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+            if inside and (best is None or len(folder.path) > len(best.path)):
+                best = folder
+        return best
+
+    def settings_for(self, document: Document) -> Settings:
+        folder = self.folder_for(document)
+        return folder.settings if folder is not None else self.defaults
+
+    def host_for(self, document: Document) -> HostSettings:
+        folder = self.folder_for(document)
+        if folder is None:
+            return self.defaults.host(None)
+        return folder.settings.host(folder.path)
+
+    def apply_settings(self, shared: object, by_folder: Mapping[str, object]) -> None:
+        """New raw ``h2j`` sections: ``shared`` for every folder, then each folder's own (by
+        URI), both over the initialization options.
+
+        Documents whose worker settings changed are exported again (by the new worker);
+        workers no folder uses any more are stopped.
+        """
+        before = {uri: self.host_for(doc) for uri, doc in self.documents.items()}
+        self.defaults = self._merge(self.initial, shared)
+        for uri, folder in self.folders.items():
+            folder.settings = self._merge(self.defaults, by_folder.get(uri))
+        for uri, document in self.documents.items():
+            if self.host_for(document) != before[uri]:
+                document.exported_version = None
+                self._schedule(document, delay=0.0)
+        self._retire_unused_workers()
+        self.configured.set()
+
+    def _merge(self, base: Settings, raw: object) -> Settings:
+        settings, problems = base.merged(raw)
+        for problem in problems:
+            self.frontend.log(f"settings: {problem}")
+        return settings
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def worker(self, host: HostSettings) -> WorkerClient:
+        client = self.workers.get(host)
+        if client is None:
+            client = WorkerClient(
+                host, cache=ExportCache(), on_state=lambda state: self._on_state(host, state)
+            )
+            self.workers[host] = client
+        return client
+
+    def start_eagerly(self, host: HostSettings) -> None:
+        """Start a worker now, so that torch and helion import while the editor starts up."""
+        if self.trusted:
+            self._spawn(self._start(self.worker(host)), self._exporting)
+
+    async def _start(self, client: WorkerClient) -> None:
+        outcome = await client.start()
+        if outcome is not None:
+            self._note_health(client.settings, outcome)
+
+    async def restart_workers(self) -> None:
+        if not self.trusted:
+            return
+        # A worker restarts once the export it runs returns, which for a hung one is its
+        # timeout: drop the exports (their files are exported again below) to restart now.
+        await self._cancel_exports()
+        self._failing.clear()
+        for client in list(self.workers.values()):
+            await client.restart()
+        for document in self.documents.values():
+            document.exported_version = None
+            self._schedule(document, delay=0.0)
+
+    def _retire_unused_workers(self) -> None:
+        used = {self.host_for(document) for document in self.documents.values()}
+        used.update(folder.settings.host(folder.path) for folder in self.folders.values())
+        for host in [host for host in self.workers if host not in used]:
+            self._spawn(self.workers.pop(host).stop(), self._stopping)
+
+    def _on_state(self, host: HostSettings, state: WorkerState) -> None:
+        if host not in self.workers:
+            return  # a retired worker stopping: the status is the current worker's
+        messages = {
+            "stopped": "the exporter is stopped",
+            "starting": "starting the exporter (importing torch and helion)",
+            "idle": "the exporter is ready",
+            "exporting": "exporting",
+            "failed": self._failure_message.get(host, "the exporter failed to start"),
+        }
+        self.status = {"state": state, "host": host.host_label, "message": messages[state]}
+        self.frontend.status_changed(self.status)
+
+    def _untrusted_status(self) -> dict[str, str]:
+        return {
+            "state": "untrusted",
+            "host": self.defaults.remote_host or "local",
+            "message": UNTRUSTED_MESSAGE,
+        }
+
+    def current_status(self) -> dict[str, str]:
+        if self.status:
+            return self.status
+        return {"state": "stopped", "host": self.defaults.remote_host or "local", "message": ""}
+
+    def _note_health(self, host: HostSettings, result: ExportResult) -> None:
+        """One error message per failure episode; a good answer ends the episode."""
+        if not is_infrastructure(result):
+            self._failing.discard(host)
+            return
+        message = result.diagnostics[0].message
+        self._failure_message[host] = message
+        client = self.workers.get(host)
+        if client is not None and client.state == "failed":
+            self._on_state(host, "failed")  # the status now says why
+        if host not in self._failing:
+            self._failing.add(host)
+            self.frontend.show_error(f"h2j: {message}")
+
+    # -- exports -----------------------------------------------------------------------------
+
+    async def export(self, document: Document, kernel: KernelInfo, example: int) -> ExportResult:
+        """One example of one kernel from the document's current text (answered from the
+        worker's cache when that text was exported before)."""
+        if not self.trusted:
+            return failure(UNTRUSTED_MESSAGE, "untrusted")
+        if self.closing:
+            return failure("the language server is shutting down", WORKER_FAILURE)
+        task = asyncio.current_task()
+        assert task is not None
+        # Known, so that shutting down can cancel it: an export that went on after its worker
+        # was stopped would start a new one.
+        self._exporting.add(task)
+        try:
+            await self.configured.wait()
+            host = self.host_for(document)
+            request = ExportRequest(
+                path=document.path,
+                text=document.text,
+                kernel=kernel.name,
+                args_text=kernel.examples[example].text,
+                example_index=example,
+            )
+            result = await self.worker(host).export(request)
+        finally:
+            self._exporting.discard(task)
+        self._note_health(host, result)
+        return result
+
+    def _schedule(self, document: Document, delay: float) -> None:
+        self._cancel(document)
+        if self.trusted:
+            document.job = asyncio.ensure_future(self._run(document, delay))
+
+    def _cancel(self, document: Document) -> None:
+        if document.job is not None:
+            document.job.cancel()
+            document.job = None
+
+    async def _run(self, document: Document, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.configured.wait()
+        version = document.version
+        if not document.parses:
+            # The worker would only report the syntax error the editor already shows.
+            return
+        kernels = [kernel for kernel in document.scan.kernels if exportable(kernel)]
+        if kernels:
+            title = f"h2j: exporting {os.path.basename(document.path)}"
+            async with self.frontend.progress(title) as report:
+                for kernel in kernels:
+                    report(kernel.name)
+                    if not await self._export_kernel(document, kernel, version):
+                        return
+        document.exported_version = version
+
+    async def _export_kernel(self, document: Document, kernel: KernelInfo, version: int) -> bool:
+        """Export every example of a kernel and publish; False stops the document's run
+        (superseded, or the worker is down and every further export would fail the same)."""
+        outcomes: list[ExportResult] = []
+        for index in range(len(kernel.examples)):
+            outcomes.append(await self.export(document, kernel, index))
+            if is_infrastructure(outcomes[-1]):
+                break
+        if document.version != version:
+            return False
+        document.results[kernel.name] = KernelResults(kernel.first_decorator_line, tuple(outcomes))
+        document.revision += 1
+        self.frontend.results_changed(document)
+        for index, outcome in enumerate(outcomes):
+            self.frontend.exported(document, kernel.name, index, outcome.ok)
+        return not is_infrastructure(outcomes[-1])
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _spawn(coroutine: Coroutine[Any, Any, None], tasks: set[asyncio.Task[Any]]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _cancel_exports(self) -> None:
+        for document in self.documents.values():
+            self._cancel(document)
+        exporting = list(self._exporting)
+        for task in exporting:
+            task.cancel()
+        await asyncio.gather(*exporting, return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        self.closing = True
+        await self._cancel_exports()
+        await asyncio.gather(*self._stopping, return_exceptions=True)
+        workers, self.workers = list(self.workers.values()), {}
+        await asyncio.gather(*(client.stop() for client in workers), return_exceptions=True)

@@ -1,0 +1,480 @@
+"""``python -m helion2json.worker``: the persistent exporter process behind ``h2j-lsp``.
+
+torch and helion are imported once, at start; each request then executes the editor's text
+of a file as a fresh module, binds one kernel on one example and answers the JSON document or
+diagnostics placed on source lines. The worker speaks JSON-RPC (pygls' implementation) on the
+stdin/stdout it was started with; see ``h2j_lsp.protocol`` for the messages.
+
+Nothing a request does may change a later answer: modules the request imported from the
+user's files are forgotten afterwards (an edited sibling module is read again next time), and
+``sys.path``, the working directory and ``linecache`` are restored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import linecache
+import logging
+import os
+import platform
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from h2j_lsp.protocol import (
+    EXPORT,
+    HELLO,
+    MODULE_ERROR,
+    PROTOCOL_VERSION,
+    Dependency,
+    ExportDiagnostic,
+    ExportRequest,
+    ExportResult,
+    WorkerInfo,
+)
+from helion2json.core.errors import ArgumentError, ExportError, SourceLocation
+
+logger = logging.getLogger("helion2json.worker")
+
+# The exit status when the process that started the worker went away mid-request: over SSH
+# nothing else would stop a worker stuck in user code once the connection dropped.
+EXIT_ORPHANED = 3
+_PARENT_POLL_S = 0.5
+_ARGS_FILENAME = "<h2j args>"
+
+_WARM_UP_SOURCE = """\
+import helion
+import helion.language as hl
+import torch
+
+
+@helion.kernel(static_shapes=True)
+def warm_up(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    m, k = x.size()
+    _, n = y.size()
+    out = torch.empty([m, n], dtype=x.dtype, device=x.device)
+    for tile_m, tile_n in hl.tile([m, n]):
+        acc = hl.zeros([tile_m, tile_n], dtype=torch.float32)
+        for tile_k in hl.tile(k):
+            acc = torch.addmm(acc, x[tile_m, tile_k], y[tile_k, tile_n])
+        out[tile_m, tile_n] = acc + 1.0
+    return out
+"""
+
+
+class _Failure(Exception):
+    """Ends a request early with one diagnostic."""
+
+    def __init__(self, diagnostic: ExportDiagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+@dataclass
+class _Scope:
+    """What one request changed in the interpreter, to undo it afterwards."""
+
+    path: str
+    modules: frozenset[str]
+    sys_path: list[str]
+    cwd: str
+    dependencies: list[Dependency] = field(default_factory=list)
+
+
+class ModuleExporter:
+    """Executes request texts as modules and exports their kernels."""
+
+    def __init__(self) -> None:
+        # The heavy imports happen here, once per worker, and before any request: modules
+        # first imported while a request runs may be forgotten after it.
+        import helion  # noqa: F401
+        import torch  # noqa: F401
+
+        from helion2json.core import capture, example_args, export  # noqa: F401
+
+        self._installed = _installation_roots()
+        # Exported locations are relative to the directory the worker started in.
+        self._root = os.getcwd()
+
+    def export(self, request: ExportRequest) -> ExportResult:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        document: dict[str, Any] | None = None
+        diagnostics: tuple[ExportDiagnostic, ...] = ()
+        with self._scope(request) as scope:
+            try:
+                document = self._export(request, timings)
+            except _Failure as failure:
+                diagnostics = (failure.diagnostic,)
+        timings["worker"] = time.perf_counter() - started
+        return ExportResult(
+            document is not None,
+            document,
+            diagnostics,
+            timings,
+            dependencies=tuple(scope.dependencies),
+        )
+
+    def warm_up(self) -> None:
+        """Bind a small kernel once so that helion's lazy imports do not slow the first request."""
+        path = os.path.join(tempfile.gettempdir(), "h2j_worker_warm_up.py")
+        request = ExportRequest(
+            path, _WARM_UP_SOURCE, "warm_up", "torch.randn(8, 16), torch.randn(16, 8)"
+        )
+        result = self.export(request)
+        if not result.ok:
+            logger.warning("warm-up export failed: %s", result.diagnostics[0].message)
+        _never_use_bytecode_caches()
+
+    @contextmanager
+    def _scope(self, request: ExportRequest) -> Iterator[_Scope]:
+        path = os.path.abspath(request.path)
+        scope = _Scope(path, frozenset(sys.modules), list(sys.path), os.getcwd())
+        lines = request.text.splitlines(keepends=True)
+        # mtime None: linecache.checkcache keeps the entry, so helion's inspect.getsource sees
+        # the editor's text even where the file on disk differs or does not exist.
+        linecache.cache[path] = (len(request.text), None, lines, path)
+        sys.path.insert(0, os.path.dirname(path))
+        # A sibling file created since the last request must be found.
+        importlib.invalidate_caches()
+        try:
+            yield scope
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.chdir(scope.cwd)
+            sys.path[:] = scope.sys_path
+            linecache.cache.pop(path, None)
+            scope.dependencies.extend(
+                dependency
+                for dependency in self._forget_user_modules(scope.modules)
+                if dependency.file != path
+            )
+
+    def _forget_user_modules(self, before: frozenset[str]) -> Iterator[Dependency]:
+        """Drop the modules this request imported from the user's files; yield their files.
+
+        Installed packages and the parts of already imported packages stay: re-importing
+        torch's or helion's lazily imported submodules would make duplicate classes that
+        break isinstance checks, and C extensions cannot be loaded twice.
+        """
+        # A copy first: a thread the user's code started may still be importing.
+        for name in [name for name in list(sys.modules) if name not in before]:
+            location = _module_file(sys.modules.get(name))
+            if name.partition(".")[0] in before or (
+                location is not None and _is_under(location, self._installed)
+            ):
+                continue
+            sys.modules.pop(name, None)
+            if location is not None and os.path.isfile(location):
+                yield Dependency(os.path.abspath(location), _sha256(location))
+
+    def _export(self, request: ExportRequest, timings: dict[str, float]) -> dict[str, Any]:
+        from helion2json.core.export import export_kernel
+
+        path = os.path.abspath(request.path)
+        with _timed(timings, "exec"):
+            module = _execute(request.text, path)
+        kernel = module.__dict__.get(request.kernel)
+        if kernel is None:
+            raise _Failure(
+                ExportDiagnostic(
+                    f"the module defines no {request.kernel!r} at module level", MODULE_ERROR
+                )
+            )
+        with _timed(timings, "arguments"):
+            example = _evaluate_arguments(request.args_text, module, path)
+        with _timed(timings, "export"):
+            try:
+                return export_kernel(
+                    kernel,
+                    example.args,
+                    example_kwargs=example.kwargs,
+                    module_name=request.module_name,
+                    locations=request.locations,
+                )
+            except ExportError as exc:
+                raise _Failure(_export_error(exc, path, self._root)) from None
+            except Exception as exc:
+                line, col = _innermost_frame(exc, path)
+                raise _Failure(
+                    ExportDiagnostic(
+                        f"internal exporter error: {_one_line(exc)}",
+                        ExportError.code,
+                        line,
+                        col,
+                    )
+                ) from None
+
+
+def _execute(text: str, path: str) -> types.ModuleType:
+    try:
+        code = compile(text, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        col = None if exc.offset is None else max(exc.offset - 1, 0)
+        raise _Failure(
+            ExportDiagnostic(f"SyntaxError: {exc.msg}", MODULE_ERROR, exc.lineno, col)
+        ) from None
+    except ValueError as exc:  # e.g. a NUL byte in the text
+        raise _Failure(ExportDiagnostic(f"ValueError: {exc}", MODULE_ERROR)) from None
+    name = os.path.splitext(os.path.basename(path))[0] or "module"
+    module = types.ModuleType(name)
+    module.__file__ = path
+    # Registered while the request runs, as an import would: dataclasses and pickling look the
+    # module up by name. A name already taken (a file named like an installed module) is left.
+    registered = name not in sys.modules
+    if registered:
+        sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except (Exception, SystemExit) as exc:
+        line, col = _innermost_frame(exc, path)
+        raise _Failure(ExportDiagnostic(_one_line(exc), MODULE_ERROR, line, col)) from None
+    return module
+
+
+def _evaluate_arguments(args_text: str, module: types.ModuleType, path: str) -> Any:
+    from helion2json.core.example_args import evaluate_call_arguments, evaluation_namespace
+
+    try:
+        return evaluate_call_arguments(
+            args_text, evaluation_namespace(vars(module)), filename=_ARGS_FILENAME
+        )
+    except ArgumentError as exc:
+        args_col = exc.location.col if exc.location is not None else None
+        line, col = _innermost_frame(exc.__cause__, path) if exc.__cause__ else (None, None)
+        raise _Failure(
+            ExportDiagnostic(exc.message, exc.code, line, col, args_col=args_col)
+        ) from None
+    except Exception as exc:
+        line, col = _innermost_frame(exc, path)
+        raise _Failure(
+            ExportDiagnostic(
+                f"example arguments raised {_one_line(exc)}", ArgumentError.code, line, col
+            )
+        ) from None
+
+
+def _export_error(exc: ExportError, path: str, root: str) -> ExportDiagnostic:
+    file, line, col = None, None, None
+    if exc.location is not None:
+        location = exc.location
+        file, line, col = _source_file(location, path, root), location.line, location.col
+    return ExportDiagnostic(exc.message, exc.code, line, col, file, exc.op)
+
+
+def _source_file(location: SourceLocation, path: str, root: str) -> str | None:
+    """The absolute path of an error's file, or None when it is the request's own file.
+
+    Errors name files relative to the working directory, or by base name alone when they
+    lie outside it.
+    """
+    candidate = os.path.normpath(os.path.join(root, location.file))
+    if candidate == path:
+        return None
+    if not os.path.exists(candidate) and location.file == os.path.basename(path):
+        return None
+    return candidate
+
+
+def _innermost_frame(exc: BaseException, path: str) -> tuple[int | None, int | None]:
+    """The 1-based line and 0-based column of the deepest traceback frame in ``path``."""
+    if isinstance(exc, SyntaxError) and exc.filename == path and exc.lineno:
+        return exc.lineno, max((exc.offset or 1) - 1, 0)
+    found: tuple[int | None, int | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == path and frame.lineno:
+            found = (frame.lineno, frame.colno)
+    return found
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = time.perf_counter() - started
+
+
+def _never_use_bytecode_caches() -> None:
+    """Compile every module imported from now on from its source.
+
+    A .pyc is trusted when the source's mtime (in whole seconds) and size match, so a sibling
+    module edited twice within a second, to the same size, would run stale code. Pointing
+    the cache at a folder that is never written makes every lookup miss; helion's and
+    torch's own modules were imported (and their caches used) before this.
+    """
+    sys.dont_write_bytecode = True
+    sys.pycache_prefix = os.path.join(tempfile.gettempdir(), f"h2j-worker-no-pycache-{os.getpid()}")
+
+
+def _installation_roots() -> tuple[str, ...]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        roots.add(sysconfig.get_path(key))
+    return tuple(os.path.join(os.path.realpath(root), "") for root in roots if root)
+
+
+def _is_under(path: str, roots: tuple[str, ...]) -> bool:
+    real = os.path.realpath(path)
+    return any(real.startswith(root) for root in roots)
+
+
+def _module_file(module: types.ModuleType | None) -> str | None:
+    if module is None:
+        return None
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str):
+        return file
+    paths = getattr(module, "__path__", None)  # a namespace package has only its folders
+    if paths is not None:
+        return next(iter(paths), None)
+    return None
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def resident_memory_mb() -> float:
+    """This process's resident set size in MiB."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        # No /proc (macOS): the peak is the best available figure; macOS counts bytes.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def worker_info() -> WorkerInfo:
+    from helion2json import __version__
+    from helion2json.core.example_args import default_device
+
+    return WorkerInfo(
+        protocol=PROTOCOL_VERSION,
+        python=platform.python_version(),
+        torch=importlib.metadata.version("torch"),
+        helion=importlib.metadata.version("helion"),
+        helion2json=__version__,
+        device=default_device(),
+        pid=os.getpid(),
+    )
+
+
+def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
+    """Keep the real stdin/stdout for the protocol; user code gets /dev/null and stderr.
+
+    Both the Python objects and file descriptors 0 and 1 are redirected, because C
+    extensions write to fd 1 directly.
+    """
+    sys.stdout.flush()
+    protocol_in = os.fdopen(os.dup(0), "rb")
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return protocol_in, protocol_out
+
+
+def exit_when_orphaned(poll_s: float = _PARENT_POLL_S) -> None:
+    """Exit once the parent (the client, or sshd's session) is gone, even mid-request."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="h2j-parent-watch", daemon=True).start()
+
+
+class WorkerService:
+    """The JSON-RPC handlers, with the bookkeeping the client reads from every answer."""
+
+    def __init__(self, exporter: ModuleExporter, info: WorkerInfo) -> None:
+        self._exporter = exporter
+        self._info = info
+        self.requests = 0
+
+    def hello(self, params: Any) -> dict[str, Any]:
+        return self._info.to_wire()
+
+    def export(self, params: Any) -> dict[str, Any]:
+        from pygls.exceptions import JsonRpcInvalidParams
+
+        try:
+            request = ExportRequest.from_wire(params if isinstance(params, Mapping) else {})
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        result = self._exporter.export(request)
+        self.requests += 1
+        return {
+            "result": result.to_wire(),
+            "worker": {"requests": self.requests, "rss_mb": resident_memory_mb()},
+        }
+
+    def handlers(self) -> dict[str, Callable[[Any], dict[str, Any]]]:
+        return {HELLO: self.hello, EXPORT: self.export}
+
+
+def serve(service: WorkerService, reader: BinaryIO, writer: BinaryIO) -> None:
+    """Answer requests until the client closes the worker's stdin."""
+    from pygls.io_ import StdoutWriter, run
+    from pygls.protocol import JsonRPCProtocol
+    from pygls.server import JsonRPCServer
+
+    from h2j_lsp.protocol import json_rpc_converter
+
+    server = JsonRPCServer(JsonRPCProtocol, json_rpc_converter)
+    for method, handler in service.handlers().items():
+        # pygls tags the function it registers, so each gets its own wrapper.
+        server.feature(method)(_plain(handler))
+    server.protocol.set_writer(StdoutWriter(writer))
+    # The synchronous loop runs each request on the main thread with no event loop around
+    # it, so user code is free to use asyncio and signals.
+    run(threading.Event(), reader, server.protocol, logger)
+
+
+def _plain(handler: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    def call(params: Any) -> dict[str, Any]:
+        return handler(params)
+
+    return call
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="h2j-worker: %(levelname)s: %(message)s")
+    reader, writer = claim_stdio()
+    exit_when_orphaned()
+    exporter = ModuleExporter()
+    exporter.warm_up()
+    serve(WorkerService(exporter, worker_info()), reader, writer)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
