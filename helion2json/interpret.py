@@ -620,6 +620,16 @@ class _Interpreter:
     def op_store_slice(self, op: StoreSliceOp) -> None:
         dst = self.host_tensor(op.dst)
         src = self.operand(op.src)
+        if op.sizes is not None:
+            # The window is given; the source broadcasts to it.
+            extents = [self.int_expr(size) for size in op.sizes]
+            target = dst[self.window(dst, op.offsets, extents)]
+            value = torch.as_tensor(src, device=dst.device).to(dst.dtype).expand(target.shape)
+            mask = self.mask(op.mask)
+            if mask is not None:
+                value = torch.where(mask, value, target)
+            target.copy_(value)
+            return
         if not isinstance(src, torch.Tensor) or src.dim() != dst.dim():
             # The window's extents are the source's shape; a scalar or lower-rank
             # source leaves them unknown.

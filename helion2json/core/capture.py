@@ -1137,10 +1137,14 @@ class KernelTranslator:
             else:
                 indexer = item.meta.get("val") if isinstance(item, Node) else None
                 rank = indexer.dim() if isinstance(indexer, torch.Tensor) else 0
-                tensors.append((len(entries), rank))
-                entries.append({"tensor": self.operand(value, node)})
                 rectangular = False
-                out_axis += rank
+                if rank == 0:
+                    # A scalar value (tile.id, a loaded count) picks one position.
+                    entries.append({"at": self.operand(value, node)})
+                else:
+                    tensors.append((len(entries), rank))
+                    entries.append({"tensor": self.operand(value, node)})
+                    out_axis += rank
             axis += 1
         if len(tensors) > 1 and any(rank != 1 for _, rank in tensors):
             # Tensor entries broadcast together (unless all are 1-D: a cartesian
@@ -1683,6 +1687,8 @@ def _h_store(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Valu
     op: dict[str, Any]
     if spec is not None:
         op = {"op": "hl.store_slice", "dst": base.name, "offsets": spec["offsets"], "src": src}
+        if _broadcasts_into(_tensor_val(value), spec["sizes"]):
+            op["sizes"] = spec["sizes"]
     else:
         op = {"op": "hl.store", "dst": base.name, "index": entries, "src": src}
     if isinstance(extra_mask, Node):
@@ -2207,8 +2213,23 @@ def _expr_of(value: Any) -> Any:
 
 
 def _is_tensor_type(arg_type: Any) -> bool:
-    text = str(arg_type)
-    return text.startswith("Tensor") or text.startswith("Optional[Tensor")
+    # Tensor, Tensor?, Tensor[] and Tensor?[] (List[Optional[Tensor]]) all carry tensors.
+    return "Tensor" in str(arg_type)
+
+
+def _broadcasts_into(src: torch.Tensor | None, window: Sequence[ex.Expr]) -> bool:
+    """True when a stored value does not have the window's shape and broadcasts to it.
+
+    A scalar, a lower-rank value, or an axis of extent 1 where the window's
+    extent is not 1 (``out[tile_m, tile_n] = row[None, tile_n]``) all leave the
+    window's extents unknown from ``src`` alone.
+    """
+    if src is None or src.dim() != len(window):
+        return True
+    return any(
+        isinstance(extent, int) and extent == 1 and size != 1
+        for extent, size in zip(src.shape, window, strict=True)
+    )
 
 
 def _is_floating_result(node: Node) -> bool:

@@ -219,6 +219,9 @@ class StoreSliceOp(_Op):
     offsets: list[Expr]
     src: Operand
     mask: Name | None = None
+    # The window's extents, present when ``src`` is a scalar or broadcasts to
+    # them; absent, the window is ``src``'s shape.
+    sizes: list[Expr] | None = None
 
 
 class StoreOp(_Op):
@@ -707,6 +710,10 @@ class _CrossChecker:
             if rank is not None and len(op.offsets) != rank:
                 self.error("offsets", f"{len(op.offsets)} offsets into '{op.dst}' of rank {rank}")
             self.exprs("offsets", op.offsets)
+            if op.sizes is not None:
+                if len(op.sizes) != len(op.offsets):
+                    self.error("sizes", f"{len(op.sizes)} sizes but {len(op.offsets)} offsets")
+                self.exprs("sizes", op.sizes)
             self.operand("src", op.src)
             if op.mask is not None:
                 self.use("mask", op.mask)

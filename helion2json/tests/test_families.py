@@ -682,3 +682,20 @@ def test_inexpressible_intrinsics_name_the_op_and_line(kernel: Any, op: str, tex
     assert op in error.message
     assert error.location is not None
     assert text in source_line(error.location.line)
+
+
+def test_broadcast_and_scalar_stores_carry_their_window() -> None:
+    from helion2json.tests.kernels import family
+
+    selected = family("broadcast_stores")
+    body = export_kernel(selected.kernel, selected.make_args(), locations=False)["module"]["funcs"][
+        0
+    ]["body"]
+    stores = [op for op in body if op["op"] == "hl.store_slice"]
+    window = ["size(tile_m)", "size(tile_n)"]
+    assert [(op["dst"], op["src"], op["sizes"]) for op in stores] == [
+        ("rows", "load", window),
+        ("filled", 1.5, window),
+    ]
+    load = next(op for op in body if op["op"] == "hl.load")
+    assert load["index"] == [{"newaxis": True}, {"tile": "tile_n"}]

@@ -120,6 +120,13 @@ FAMILIES: list[Family] = [
         tags=("elementwise", "broadcast"),
     ),
     Family(
+        "broadcast_stores",
+        elementwise.broadcast_stores,
+        lambda: (torch.randn(6, 12), torch.randn(12)),
+        reference=lambda x, row: (row.expand(6, 12).clone(), torch.full_like(x, 1.5)),
+        tags=("elementwise", "broadcast"),
+    ),
+    Family(
         "square_clamp",
         elementwise.square_clamp,
         lambda: (torch.randn(20), -1.0, 2.0),

@@ -169,3 +169,14 @@ def swap_pairs(x: torch.Tensor) -> torch.Tensor:
         even, odd = hl.split(pairs)
         out[tile_m, :] = hl.join(odd, even).reshape(tile_m, n)
     return out
+
+
+@helion.kernel(static_shapes=True)
+def broadcast_stores(x: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    m, n = x.size()
+    rows = torch.empty_like(x)
+    filled = torch.empty_like(x)
+    for tile_m, tile_n in hl.tile([m, n]):
+        rows[tile_m, tile_n] = row[None, tile_n]
+        filled[tile_m, tile_n] = 1.5
+    return rows, filled
