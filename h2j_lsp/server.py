@@ -23,6 +23,7 @@ from h2j_lsp import __version__
 from h2j_lsp.features import commands
 from h2j_lsp.features.code_actions import code_actions
 from h2j_lsp.features.diagnostics import document_diagnostics
+from h2j_lsp.features.golden_check import golden_actions, golden_diagnostics
 from h2j_lsp.features.hints import inlay_hints
 from h2j_lsp.features.hover import hover
 from h2j_lsp.features.lenses import code_lenses
@@ -69,8 +70,13 @@ class H2jServer(LanguageServer):
             types.PublishDiagnosticsParams(
                 uri=document.uri,
                 version=document.version,
-                diagnostics=document_diagnostics(document, self.session.trusted),
+                diagnostics=self.diagnostics(document),
             )
+        )
+
+    def diagnostics(self, document: Document) -> list[types.Diagnostic]:
+        return document_diagnostics(document, self.session.trusted) + golden_diagnostics(
+            self.session, document
         )
 
     # -- settings ----------------------------------------------------------------------------
@@ -291,12 +297,13 @@ def _pull_diagnostics(
     document = ls.document(params.text_document.uri)
     if document is None:
         return types.RelatedFullDocumentDiagnosticReport(items=[])
-    result_id = str(document.revision)
+    items = ls.diagnostics(document)
+    # Golden files change outside the document (an update writes one), so they are part
+    # of the result's identity too.
+    result_id = f"{document.revision}.{hash(tuple(d.message for d in items)) & 0xFFFFFFFF:x}"
     if params.previous_result_id == result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-    return types.RelatedFullDocumentDiagnosticReport(
-        items=document_diagnostics(document, ls.session.trusted), result_id=result_id
-    )
+    return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=result_id)
 
 
 def _register_features(server: H2jServer) -> None:
@@ -342,7 +349,8 @@ def _register_features(server: H2jServer) -> None:
         if document is None:
             return []
         document_changes = ls.capability("workspace.workspace_edit.document_changes")
-        return code_actions(document, params, ls.session.trusted, document_changes)
+        actions = code_actions(document, params, ls.session.trusted, document_changes)
+        return [*actions, *golden_actions(ls.session, document, params)]
 
 
 def _register_commands(server: H2jServer) -> None:
@@ -354,7 +362,13 @@ def _register_commands(server: H2jServer) -> None:
     @server.command(commands.EXPORT_KERNEL)
     async def export_kernel(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
         uri, kernel, example = _target(arguments, example_default=None)
-        return await commands.export_kernel(ls.session, uri, kernel, example)
+        outcome = await commands.export_kernel(ls.session, uri, kernel, example)
+        document = ls.document(uri)
+        if outcome["paths"] and document is not None:
+            # A written file may be the golden a diagnostic compared against.
+            document.revision += 1
+            ls.session.frontend.results_changed(document)
+        return outcome
 
     @server.command(commands.RESTART_WORKER)
     async def restart_worker(ls: H2jServer, *arguments: Any) -> None:
