@@ -12,6 +12,7 @@ user's files are forgotten afterwards (an edited sibling module is read again ne
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import importlib.metadata
@@ -52,6 +53,10 @@ EXIT_ORPHANED = 3
 _PARENT_POLL_S = 0.5
 _ARGS_FILENAME = "<h2j args>"
 
+# Kernels bound at start-up, so that helion's and torch's first-use costs (lazy imports,
+# lowerings registered on first use: ~0.3 s for some ops) are paid before the first request.
+# They cover what kernels commonly use: a device loop with a matmul, pointwise math with
+# tensors and scalars, dtype casts and row reductions.
 _WARM_UP_SOURCE = """\
 import helion
 import helion.language as hl
@@ -59,7 +64,7 @@ import torch
 
 
 @helion.kernel(static_shapes=True)
-def warm_up(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def matmul(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     m, k = x.size()
     _, n = y.size()
     out = torch.empty([m, n], dtype=x.dtype, device=x.device)
@@ -69,7 +74,35 @@ def warm_up(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             acc = torch.addmm(acc, x[tile_m, tile_k], y[tile_k, tile_n])
         out[tile_m, tile_n] = acc + 1.0
     return out
+
+
+@helion.kernel(static_shapes=True)
+def pointwise(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    m, n = x.size()
+    out = torch.empty_like(x)
+    for tile_m, tile_n in hl.tile([m, n]):
+        a = x[tile_m, tile_n]
+        b = y[tile_m, tile_n].to(torch.float16).to(torch.float32)
+        c = torch.sigmoid(a) + torch.relu(b) * torch.tanh(a) - torch.exp(a) / torch.sqrt(b.abs())
+        out[tile_m, tile_n] = torch.maximum(c * 2.0 - 0.5, a) / 3.0
+    return out
+
+
+@helion.kernel(static_shapes=True)
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    m, n = x.size()
+    out = torch.empty_like(x)
+    for tile_m in hl.tile(m):
+        row = x[tile_m, :]
+        numerator = torch.exp(row - torch.amax(row, dim=-1, keepdim=True))
+        out[tile_m, :] = numerator / torch.sum(numerator, dim=-1, keepdim=True)
+    return out
 """
+_WARM_UP_EXAMPLES = {
+    "matmul": "torch.randn(8, 16), torch.randn(16, 8)",
+    "pointwise": "torch.randn(8, 16), torch.randn(8, 16)",
+    "softmax": "torch.randn(8, 16)",
+}
 
 
 class _Failure(Exception):
@@ -126,15 +159,19 @@ class ModuleExporter:
         )
 
     def warm_up(self) -> None:
-        """Bind a small kernel once so that helion's lazy imports do not slow the first request."""
+        """Export small kernels once so that first-use costs do not slow the first requests."""
         path = os.path.join(tempfile.gettempdir(), "h2j_worker_warm_up.py")
-        request = ExportRequest(
-            path, _WARM_UP_SOURCE, "warm_up", "torch.randn(8, 16), torch.randn(16, 8)"
-        )
-        result = self.export(request)
-        if not result.ok:
-            logger.warning("warm-up export failed: %s", result.diagnostics[0].message)
+        for kernel, args_text in _WARM_UP_EXAMPLES.items():
+            result = self.export(ExportRequest(path, _WARM_UP_SOURCE, kernel, args_text))
+            if not result.ok:
+                logger.info(
+                    "warm-up export of %s failed: %s", kernel, result.diagnostics[0].message
+                )
         _never_use_bytecode_caches()
+        # torch and helion leave ~700k long-lived objects; a full collection that walks them
+        # all stalls a request by ~0.3 s now and then. Frozen, they are never walked again.
+        gc.collect()
+        gc.freeze()
 
     @contextmanager
     def _scope(self, request: ExportRequest) -> Iterator[_Scope]:
