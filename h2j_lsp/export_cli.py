@@ -204,6 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress, summary or information diagnostics"
     )
+    goldens = parser.add_mutually_exclusive_group()
+    goldens.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail when a fresh export differs from the file in the out-dir "
+        "(committed goldens), printing the structural difference",
+    )
+    goldens.add_argument(
+        "--update",
+        action="store_true",
+        help="rewrite only the out-dir files whose export changed, and say which",
+    )
     return parser
 
 
@@ -490,22 +502,67 @@ async def export_all(
         )
         result = await pool.export(request)
         # Validating and writing (with its fsync) in a thread keeps the other workers fed.
-        outcome = await asyncio.to_thread(finish_job, job, result)
+        if options.check:
+            outcome = await asyncio.to_thread(check_job, job, result)
+        else:
+            outcome = await asyncio.to_thread(finish_job, job, result, options.update)
         progress.advance(job)
         return outcome
 
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-def finish_job(job: Job, result: ExportResult) -> Outcome:
-    """Validate and write a successful document; turn failures into reports."""
+def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
+    """Validate and write a successful document; turn failures into reports.
+
+    With ``update`` an unchanged file is left alone and a rewritten one is reported.
+    """
     if result.ok and result.document is not None:
+        golden = _read_golden(job.output) if update else None
+        if update and golden == result.document:
+            return Outcome(job, True, result.cached, result.host, ())
         problem = write_document(job.output, result.document)
         if problem is None:
-            return Outcome(job, True, result.cached, result.host, ())
+            reports: tuple[Report, ...] = ()
+            if update:
+                verb = "created" if golden is None else "updated"
+                message = f"{job.label}: {verb} {display_path(job.output)}"
+                reports = (
+                    _at(job.kernel.name_span, job.display, "info", "golden-updated", message),
+                )
+            return Outcome(job, True, result.cached, result.host, reports)
         result = ExportResult(False, None, (problem,), result.timings, result.cached, result.host)
-    reports = tuple(_failure_report(job, item) for item in result.diagnostics)
-    return Outcome(job, False, result.cached, result.host, reports)
+    failures = tuple(_failure_report(job, item) for item in result.diagnostics)
+    return Outcome(job, False, result.cached, result.host, failures)
+
+
+def check_job(job: Job, result: ExportResult) -> Outcome:
+    """Compare a fresh export with the committed file; write nothing."""
+    from h2j_lsp.golden import structural_diff
+
+    if not (result.ok and result.document is not None):
+        return finish_job(job, result)
+    golden_path = display_path(job.output)
+    golden = _read_golden(job.output)
+    if golden is None:
+        message = f"{job.label}: no committed export at {golden_path} (run with --update)"
+        report = _at(job.kernel.name_span, job.display, "error", "golden-missing", message)
+        return Outcome(job, False, result.cached, result.host, (report,))
+    differences = structural_diff(golden, result.document)
+    if not differences:
+        return Outcome(job, True, result.cached, result.host, ())
+    # One line per report in every format; the differences read as a "; " list.
+    changes = "; ".join(str(difference) for difference in differences)
+    message = f"{job.label}: the export differs from {golden_path}: {changes}"
+    report = _at(job.kernel.name_span, job.display, "error", "golden-diff", message)
+    return Outcome(job, False, result.cached, result.host, (report,))
+
+
+def _read_golden(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def write_document(output: Path, document: dict[str, Any]) -> ExportDiagnostic | None:
