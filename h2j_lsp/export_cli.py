@@ -499,6 +499,8 @@ async def export_all(
             args_text=job.example.text,
             example_index=job.index,
             locations=not options.no_locations,
+            config_text=job.kernel.config.text if job.kernel.config else None,
+            config_line=job.kernel.config.line if job.kernel.config else None,
         )
         result = await pool.export(request)
         # Validating and writing (with its fsync) in a thread keeps the other workers fed.

@@ -52,6 +52,9 @@ class ExportRequest:
     example_index: int = 0
     module_name: str = "helion_module"
     locations: bool = True
+    # The kernel's ``# h2j: config(...)`` text and its 1-based line, if it has one.
+    config_text: str | None = None
+    config_line: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +67,8 @@ class ExportRequest:
             value = values[name]
             if value is _REQUIRED:
                 raise ValueError(f"export request lacks {name!r}")
+            if value is None and name in _OPTIONAL_FIELDS:
+                continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ValueError(f"export request field {name!r} must be {kind.__name__}")
         return cls(**values)
@@ -78,7 +83,10 @@ _REQUEST_TYPES: dict[str, type] = {
     "example_index": int,
     "module_name": str,
     "locations": bool,
+    "config_text": str,
+    "config_line": int,
 }
+_OPTIONAL_FIELDS = frozenset({"config_text", "config_line"})
 _REQUEST_DEFAULTS: dict[str, Any] = {
     "path": _REQUIRED,
     "text": _REQUIRED,
@@ -87,6 +95,8 @@ _REQUEST_DEFAULTS: dict[str, Any] = {
     "example_index": 0,
     "module_name": "helion_module",
     "locations": True,
+    "config_text": None,
+    "config_line": None,
 }
 
 

@@ -367,6 +367,8 @@ class Session:
                 kernel=kernel.name,
                 args_text=kernel.examples[example].text,
                 example_index=example,
+                config_text=kernel.config.text if kernel.config else None,
+                config_line=kernel.config.line if kernel.config else None,
             )
             result = await self.worker(host).export(request)
         finally:

@@ -233,12 +233,15 @@ class ModuleExporter:
             example = _evaluate_arguments(request.args_text, module, path)
         with _timed(timings, "export"):
             try:
+                config, config_location = _directive_config(request, module, path)
                 return export_kernel(
                     kernel,
                     example.args,
                     example_kwargs=example.kwargs,
                     module_name=request.module_name,
                     locations=request.locations,
+                    config=config,
+                    config_location=config_location,
                 )
             except ExportError as exc:
                 raise _Failure(_export_error(exc, path, self._root)) from None
@@ -278,6 +281,29 @@ def _execute(text: str, path: str) -> types.ModuleType:
         line, col = _innermost_frame(exc, path)
         raise _Failure(ExportDiagnostic(_one_line(exc), MODULE_ERROR, line, col)) from None
     return module
+
+
+def _directive_config(
+    request: ExportRequest, module: types.ModuleType, path: str
+) -> tuple[Any, SourceLocation | None]:
+    """The ``# h2j: config(...)`` directive's ``helion.Config``, evaluated like ``args``."""
+    if request.config_text is None:
+        return None, None
+    from helion2json.core.configs import config_from_directive
+    from helion2json.core.errors import relative_source_path
+    from helion2json.core.example_args import evaluation_namespace
+
+    location = SourceLocation(relative_source_path(path), request.config_line or 1, 0)
+    try:
+        return config_from_directive(request.config_text, evaluation_namespace(vars(module))), (
+            location
+        )
+    except ExportError as exc:
+        raise exc.with_context(location=location) from None
+    except Exception as exc:
+        raise ArgumentError(
+            f"config(...) raised {type(exc).__name__}: {exc}".splitlines()[0], location=location
+        ) from None
 
 
 def _evaluate_arguments(args_text: str, module: types.ModuleType, path: str) -> Any:

@@ -70,3 +70,27 @@ def test_check_and_update_exclude_each_other(tmp_path: Path) -> None:
     both = export(tmp_path, "--check", "--update")
     assert both.returncode == 2
     assert "not allowed with argument" in both.stderr
+
+
+def test_config_directive_is_used_and_a_bad_one_is_an_error_at_its_line(tmp_path: Path) -> None:
+    source = EXAMPLE.read_text().replace(
+        "# h2j: args(torch.randn(4, 8), torch.randn(8, 4))",
+        "# h2j: args(torch.randn(64, 64), torch.randn(64, 64))\n"
+        "# h2j: config(block_sizes=[32, 32, 16], num_warps=8)",
+    )
+    (tmp_path / "matmul.py").write_text(source)
+    result = export(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    func = json.loads((tmp_path / "goldens" / "matmul.matmul.helion.json").read_text())["module"][
+        "funcs"
+    ][0]
+    config_line = source.splitlines().index("# h2j: config(block_sizes=[32, 32, 16], num_warps=8)")
+    assert func["config"]["source"] == f"directive (line {config_line + 1})"
+    assert func["config"]["values"]["num_warps"] == 8
+    assert [op["sizes"] for op in func["body"] if op["op"] == "hl.tile.begin"] == [[32, 32], [16]]
+
+    (tmp_path / "matmul.py").write_text(source.replace("[32, 32, 16]", "[32]"))
+    bad = export(tmp_path)
+    assert bad.returncode == 1
+    assert f"matmul.py:{config_line + 1}:" in bad.stdout
+    assert "config(...) directive does not fit the kernel" in bad.stdout
