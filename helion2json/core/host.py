@@ -32,6 +32,10 @@ class HostValue:
     tensor: str | None = None
     items: list[HostValue] | None = None
     number: float | None = None
+    # A tensor a factory call allocates; ``assign`` names it. ``allocation`` is None
+    # when the factory's fill is not a constant (the format cannot express it).
+    allocated: bool = False
+    allocation: HostFactory | None = None
 
 
 @dataclass
@@ -88,8 +92,8 @@ class HostEvaluator:
             self.forget(target.id)
             self.definitions[target.id] = stmt
             self.env[target.id] = value
-            if value.tensor is not None and value.tensor == "<new>":
-                factory = self.pending_factory
+            if value.allocated:
+                factory = value.allocation
                 self.env[target.id] = HostValue(tensor=target.id)
                 if factory is not None:
                     self.factories[target.id] = factory
@@ -105,8 +109,6 @@ class HostEvaluator:
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 self.forget(node.id)
-
-    pending_factory: HostFactory | None = None
 
     # -- expressions
     def value(self, node: ast.expr) -> HostValue:
@@ -326,10 +328,11 @@ class HostEvaluator:
                 fill = constant.value if isinstance(constant, ex.Num) else None
         else:
             fill = fill_kind  # type: ignore[assignment]
-        self.pending_factory = HostFactory(shape, fill, node.lineno, node.col_offset)
         if fill_kind == "arg" and fill is None:
-            self.pending_factory = None
-        return HostValue(tensor="<new>")
+            return HostValue(allocated=True)
+        return HostValue(
+            allocated=True, allocation=HostFactory(shape, fill, node.lineno, node.col_offset)
+        )
 
     # -- queries
     def vector(self, node: ast.expr, length: int) -> list[HostValue | None]:
