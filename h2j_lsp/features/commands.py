@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import KernelInfo
-from h2j_lsp.export_cli import output_name, output_path, write_document
+from h2j_lsp.outputs import output_name, output_path, write_document
 from h2j_lsp.protocol import ExportResult
 from h2j_lsp.session import Document, Session
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from h2j_lsp.export_cli import output_name, output_path
 from h2j_lsp.features.commands import EXPORT_KERNEL
 from h2j_lsp.features.report import SOURCE
 from h2j_lsp.golden import Difference, structural_diff
+from h2j_lsp.outputs import output_name, output_path
 from h2j_lsp.session import Document, Session
 
 GOLDEN_DIFF = "golden-diff"
