@@ -13,6 +13,7 @@ import difflib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -27,6 +28,20 @@ class Difference:
     def __str__(self) -> str:
         where = f" (line {self.line})" if self.line is not None else ""
         return f"{self.path}{where}: {self.message}"
+
+
+def read_golden(path: Path) -> Any:
+    """The committed document at ``path``; ``None`` when there is none or it does not parse."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def compare_with_golden(path: Path, document: Any) -> list[Difference] | None:
+    """How a fresh export differs from the committed one; ``None`` when there is none."""
+    golden = read_golden(path)
+    return None if golden is None else structural_diff(golden, document)
 
 
 def without_locations(value: Any) -> Any:

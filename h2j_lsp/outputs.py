@@ -1,19 +1,82 @@
-"""What the editor and ``h2j-lsp --export`` share about an export: where a document goes
-and how it is written.
+"""What the editor and ``h2j-lsp --export`` share about an export: the request for one
+example, where a worker's diagnostic belongs, where the document goes and how it is written.
 
-Both write the same files the same way: ``<out-dir>/<module>.<kernel>[.<n>].helion.json``,
-validated again on this side, written atomically.
+Both ask the same, place problems by the same rule and write the same files the same way:
+``<out-dir>/<module>.<kernel>[.<n>].helion.json``, validated again on this side, written
+atomically.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from h2j_lsp.protocol import ExportDiagnostic
+from h2j_lsp.discovery import KernelInfo, Span
+from h2j_lsp.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
 
 OUTPUT_SUFFIX = ".helion.json"
+
+
+def export_request(
+    path: str, text: str, kernel: KernelInfo, example: int, *, locations: bool = True
+) -> ExportRequest:
+    """Export the kernel's ``example``-th ``args(...)`` from ``text``, with its ``config``."""
+    config = kernel.config
+    return ExportRequest(
+        path=path,
+        text=text,
+        kernel=kernel.name,
+        args_text=kernel.examples[example].text,
+        example_index=example,
+        locations=locations,
+        config_text=config.text if config else None,
+        config_line=config.line if config else None,
+    )
+
+
+@dataclass(frozen=True)
+class InOtherFile:
+    """Raised in another file (a sibling module): ``line`` 1-based, ``col`` in UTF-8 bytes."""
+
+    file: str
+    line: int | None
+    col: int | None
+
+
+@dataclass(frozen=True)
+class OnExportedLine:
+    """A line of the text that was exported: ``line`` 1-based, ``col`` in UTF-8 bytes."""
+
+    line: int
+    col: int | None
+
+
+Placement = Span | InOtherFile | OnExportedLine
+
+
+def place(kernel: KernelInfo, example: int, item: ExportDiagnostic) -> Placement:
+    """Where a worker diagnostic about one example of a kernel belongs.
+
+    An infrastructure failure belongs to the kernel (its name), whatever it says; a diagnostic
+    with a line to that line; one without a line came from the example arguments, so it goes
+    on that example's ``args`` directive, from ``args_col`` into its text where known.
+    """
+    if item.code in INFRASTRUCTURE_CODES:
+        return kernel.name_span
+    if item.file is not None:
+        return InOtherFile(item.file, item.line, item.col)
+    if item.line is not None:
+        return OnExportedLine(item.line, item.col)
+    if example < len(kernel.examples):
+        directive = kernel.examples[example]
+        if item.args_col is not None:
+            text_span = directive.text_span
+            start = text_span.start_col + item.args_col
+            return Span(text_span.start_line, start, text_span.start_line, text_span.end_col)
+        return directive.span
+    return kernel.name_span
 
 
 def output_name(module: str, kernel: str, index: int, count: int) -> str:

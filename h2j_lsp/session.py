@@ -23,10 +23,10 @@ from pygls import uris
 from h2j_lsp.cache import ExportCache
 from h2j_lsp.discovery import KernelInfo, ScanResult, scan_source
 from h2j_lsp.features.positions import TextBuffer
+from h2j_lsp.outputs import export_request
 from h2j_lsp.protocol import (
     INFRASTRUCTURE_CODES,
     WORKER_FAILURE,
-    ExportRequest,
     ExportResult,
     failure,
 )
@@ -361,15 +361,7 @@ class Session:
         try:
             await self.configured.wait()
             host = self.host_for(document)
-            request = ExportRequest(
-                path=document.path,
-                text=document.text,
-                kernel=kernel.name,
-                args_text=kernel.examples[example].text,
-                example_index=example,
-                config_text=kernel.config.text if kernel.config else None,
-                config_line=kernel.config.line if kernel.config else None,
-            )
+            request = export_request(document.path, document.text, kernel, example)
             result = await self.worker(host).export(request)
         finally:
             self._exporting.discard(task)

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from h2j_lsp.cache import ExportCache
 from h2j_lsp.ci.model import Job, Outcome, Plan, Report, Run, Severity, Summary
 from h2j_lsp.ci.plan import display_path, report_at
-from h2j_lsp.golden import structural_diff
-from h2j_lsp.outputs import write_document
-from h2j_lsp.protocol import ExportDiagnostic, ExportRequest, ExportResult
+from h2j_lsp.golden import compare_with_golden, read_golden
+from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
+from h2j_lsp.protocol import ExportDiagnostic, ExportResult
 from h2j_lsp.worker_client import HostSettings, WorkerPool
 
 
@@ -69,15 +67,12 @@ async def export_all(
     pool: WorkerPool, jobs: Sequence[Job], options: argparse.Namespace, progress: Progress
 ) -> list[Outcome]:
     async def one(job: Job) -> Outcome:
-        request = ExportRequest(
-            path=os.path.abspath(job.source),
-            text=job.text,
-            kernel=job.kernel.name,
-            args_text=job.example.text,
-            example_index=job.index,
+        request = export_request(
+            os.path.abspath(job.source),
+            job.text,
+            job.kernel,
+            job.index,
             locations=not options.no_locations,
-            config_text=job.kernel.config.text if job.kernel.config else None,
-            config_line=job.kernel.config.line if job.kernel.config else None,
         )
         result = await pool.export(request)
         # Validating and writing (with its fsync) in a thread keeps the other workers fed.
@@ -97,7 +92,7 @@ def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
     With ``update`` an unchanged file is left alone and a rewritten one is reported.
     """
     if result.ok and result.document is not None:
-        golden = _read_golden(job.output) if update else None
+        golden = read_golden(job.output) if update else None
         if update and golden == result.document:
             return Outcome(job, True, result.cached, result.host, ())
         problem = write_document(job.output, result.document)
@@ -120,12 +115,11 @@ def check_job(job: Job, result: ExportResult) -> Outcome:
     if not (result.ok and result.document is not None):
         return finish_job(job, result)
     golden_path = display_path(job.output)
-    golden = _read_golden(job.output)
-    if golden is None:
+    differences = compare_with_golden(job.output, result.document)
+    if differences is None:
         message = f"{job.label}: no committed export at {golden_path} (run with --update)"
         report = report_at(job.kernel.name_span, job.display, "error", "golden-missing", message)
         return Outcome(job, False, result.cached, result.host, (report,))
-    differences = structural_diff(golden, result.document)
     if not differences:
         return Outcome(job, True, result.cached, result.host, ())
     # One line per report in every format; the differences read as a "; " list.
@@ -135,24 +129,18 @@ def check_job(job: Job, result: ExportResult) -> Outcome:
     return Outcome(job, False, result.cached, result.host, (report,))
 
 
-def _read_golden(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _failure_report(job: Job, diagnostic: ExportDiagnostic) -> Report:
-    """Place a worker diagnostic: its own line, else the args directive or the kernel name."""
+    """A worker diagnostic where the editor shows it too, or on the other file's line."""
     message = f"{job.label}: {diagnostic.message}"
-    if diagnostic.line is not None:
-        path = job.display if diagnostic.file is None else display_path(Path(diagnostic.file))
-        return Report("error", diagnostic.code, message, path, diagnostic.line, diagnostic.col)
-    if diagnostic.code == "bad-arguments":
-        span = job.example.text_span
-        col = span.start_col + (diagnostic.args_col or 0)
-        return Report("error", diagnostic.code, message, job.display, span.start_line + 1, col)
-    return report_at(job.kernel.name_span, job.display, "error", diagnostic.code, message)
+    where = place(job.kernel, job.index, diagnostic)
+    if isinstance(where, InOtherFile):
+        if where.line is None:
+            return report_at(job.kernel.name_span, job.display, "error", diagnostic.code, message)
+        path = display_path(Path(where.file))
+        return Report("error", diagnostic.code, message, path, where.line, where.col)
+    if isinstance(where, OnExportedLine):
+        return Report("error", diagnostic.code, message, job.display, where.line, where.col)
+    return report_at(where, job.display, "error", diagnostic.code, message)
 
 
 def summarize(plan: Plan, done: Run, seconds: float) -> Summary:

@@ -8,7 +8,6 @@ code action that rewrites the file with the fresh export.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from lsprotocol import types
 
 from h2j_lsp.features.commands import EXPORT_KERNEL
 from h2j_lsp.features.report import SOURCE
-from h2j_lsp.golden import Difference, structural_diff
+from h2j_lsp.golden import Difference, compare_with_golden
 from h2j_lsp.outputs import output_name, output_path
 from h2j_lsp.session import Document, Session
 
@@ -47,11 +46,10 @@ def stale_goldens(session: Session, document: Document) -> Iterator[Stale]:
                 continue
             try:
                 path = output_path(out_dir, output_name(module, name, index, count))
-                golden = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, OSError):
-                # No golden (or an unreadable one) is nothing to compare against.
+            except ValueError:
                 continue
-            differences = structural_diff(golden, outcome.document)
+            # No golden (or an unreadable one) is nothing to compare against.
+            differences = compare_with_golden(path, outcome.document)
             if differences:
                 relative = os.path.relpath(path, folder.path)
                 yield Stale(name, index, relative, tuple(differences))
