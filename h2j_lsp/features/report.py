@@ -9,33 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lsprotocol import types
-
 from h2j_lsp.discovery import KernelInfo
+from h2j_lsp.features.model import Problem
 from h2j_lsp.outputs import InOtherFile, OnExportedLine, place
 from h2j_lsp.protocol import ExportDiagnostic, ExportResult
 from h2j_lsp.session import Document, KernelResults
-
-SOURCE = "h2j"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One export diagnostic, placed on the document's current text (client units)."""
-
-    start: tuple[int, int]
-    end: tuple[int, int]
-    code: str
-    message: str
-
-    @classmethod
-    def at(cls, where: types.Range, code: str, message: str) -> Problem:
-        start, end = where.start, where.end
-        return cls((start.line, start.character), (end.line, end.character), code, message)
-
-    @property
-    def range(self) -> types.Range:
-        return types.Range(types.Position(*self.start), types.Position(*self.end))
 
 
 def problems(document: Document, kernel: KernelInfo) -> list[Problem]:
@@ -61,21 +39,20 @@ def _place(
     item: ExportDiagnostic,
     several: bool,
 ) -> Problem:
-    buffer = document.buffer
     message = f"example {index + 1}: {item.message}" if several else item.message
-    at_name = buffer.range(kernel.name_span)
     where = place(kernel, index, item)
     if isinstance(where, InOtherFile):
         # Raised in another file (a sibling module): say where, at the kernel.
         shown = f"{where.file}:{where.line}" if where.line is not None else where.file
-        return Problem.at(at_name, item.code, f"{message} ({shown})")
+        return Problem(kernel.name_span, item.code, f"{message} ({shown})")
     if isinstance(where, OnExportedLine):
+        lines = document.lines
         line = where.line - 1 + results.shift(kernel)
-        if 0 <= line < buffer.line_count:
-            col = None if where.col is None else buffer.column_of_utf8(line, where.col)
-            return Problem.at(buffer.line_range(line, col), item.code, message)
-        return Problem.at(at_name, item.code, message)
-    return Problem.at(buffer.range(where), item.code, message)
+        if 0 <= line < lines.line_count:
+            col = None if where.col is None else lines.column_of_utf8(line, where.col)
+            return Problem(lines.line_span(line, col), item.code, message)
+        return Problem(kernel.name_span, item.code, message)
+    return Problem(where, item.code, message)
 
 
 def first_document(results: KernelResults | None) -> dict[str, Any] | None:
