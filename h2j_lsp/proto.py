@@ -140,18 +140,24 @@ def command(item: Command) -> types.Command:
     return types.Command(item.title, item.command, arguments=item.arguments or None)
 
 
-def code_lens(buffer: TextBuffer, lens: Lens) -> types.CodeLens:
-    start = buffer.position(*lens.at)
-    return types.CodeLens(types.Range(start, start), command(lens.command))
+def code_lenses(buffer: TextBuffer, lenses: Sequence[Lens]) -> list[types.CodeLens]:
+    items = []
+    for lens in lenses:
+        start = buffer.position(*lens.at)
+        items.append(types.CodeLens(types.Range(start, start), command(lens.command)))
+    return items
 
 
-def inlay_hint(buffer: TextBuffer, hint: Hint) -> types.InlayHint:
-    return types.InlayHint(
-        position=buffer.position(*hint.at),
-        label=hint.label,
-        padding_left=True,
-        tooltip=hint.tooltip,
-    )
+def inlay_hints(buffer: TextBuffer, hints: Sequence[Hint]) -> list[types.InlayHint]:
+    return [
+        types.InlayHint(
+            position=buffer.position(*hint.at),
+            label=hint.label,
+            padding_left=True,
+            tooltip=hint.tooltip,
+        )
+        for hint in hints
+    ]
 
 
 def hover(buffer: TextBuffer, text: HoverText) -> types.Hover:

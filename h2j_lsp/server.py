@@ -349,18 +349,15 @@ def _register_features(server: H2jServer) -> None:
         document = ls.document(params.text_document.uri)
         if document is None:
             return []
-        buffer = ls.buffer(document)
-        return [proto.code_lens(buffer, item) for item in code_lenses(document, ls.session.trusted)]
+        return proto.code_lenses(ls.buffer(document), code_lenses(document, ls.session.trusted))
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def hints(ls: H2jServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         document = ls.document(params.text_document.uri)
         if document is None:
             return []
-        buffer = ls.buffer(document)
-        visible = params.range
-        found = inlay_hints(document, visible.start.line, visible.end.line)
-        return [proto.inlay_hint(buffer, hint) for hint in found]
+        found = inlay_hints(document, params.range.start.line, params.range.end.line)
+        return proto.inlay_hints(ls.buffer(document), found)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: H2jServer, params: types.HoverParams) -> types.Hover | None:
