@@ -23,7 +23,7 @@ It never imports torch or helion itself: exports run in a worker process
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "--export":
-        from h2j_lsp.export_cli import main as export_main
+        from h2j_lsp.ci.main import main as export_main
 
         return export_main(arguments)
     if arguments in (["--version"], ["-V"]):

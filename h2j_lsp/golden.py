@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from h2j_lsp.outputs import output_name, output_path
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,49 @@ class Difference:
     def __str__(self) -> str:
         where = f" (line {self.line})" if self.line is not None else ""
         return f"{self.path}{where}: {self.message}"
+
+
+def read_golden(path: Path) -> Any:
+    """The committed document at ``path``; ``None`` when there is none or it does not parse."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def compare_with_golden(path: Path, document: Any) -> list[Difference] | None:
+    """How a fresh export differs from the committed one; ``None`` when there is none."""
+    golden = read_golden(path)
+    return None if golden is None else structural_diff(golden, document)
+
+
+@dataclass(frozen=True)
+class StaleGolden:
+    """A committed export that one example's fresh export no longer matches."""
+
+    example: int
+    golden: str  # the file, relative to the workspace folder
+    differences: tuple[Difference, ...]
+
+
+def stale_goldens(
+    out_dir: Path, folder: str, module: str, kernel: str, documents: Sequence[Any]
+) -> tuple[StaleGolden, ...]:
+    """The examples (``documents``: each one's fresh export, ``None`` where it failed) whose
+    committed file in ``out_dir`` differs; no file (or an unreadable one) is nothing stale."""
+    stale: list[StaleGolden] = []
+    for index, document in enumerate(documents):
+        if document is None:
+            continue
+        try:
+            path = output_path(out_dir, output_name(module, kernel, index, len(documents)))
+        except ValueError:
+            continue
+        differences = compare_with_golden(path, document)
+        if differences:
+            relative = os.path.relpath(path, folder)
+            stale.append(StaleGolden(index, relative, tuple(differences)))
+    return tuple(stale)
 
 
 def without_locations(value: Any) -> Any:

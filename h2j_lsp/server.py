@@ -1,8 +1,9 @@
 """The language server: thin LSP handlers over a :class:`~h2j_lsp.session.Session`.
 
-Handlers convert LSP messages to session calls and session state to LSP results through
-the ``features`` modules; they never wait for an export, except the commands that are asked
-for one. The server never imports torch or helion: exports happen in worker processes.
+Handlers turn LSP messages into session calls, ask the ``features`` modules for plain data
+and convert it with :mod:`h2j_lsp.proto`; they never wait for an export, except the commands
+that are asked for one. Open documents live in pygls's workspace only. The server never
+imports torch or helion: exports happen in worker processes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from lsprotocol import types
@@ -18,17 +19,18 @@ from pygls import uris
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
 
-from h2j_lsp import __version__
+from h2j_lsp import __version__, proto
 from h2j_lsp.features import commands
 from h2j_lsp.features.code_actions import code_actions
-from h2j_lsp.features.diagnostics import document_diagnostics
-from h2j_lsp.features.golden_check import golden_actions, golden_diagnostics
+from h2j_lsp.features.diagnostics import document_problems
+from h2j_lsp.features.golden_check import golden_actions, golden_problems
 from h2j_lsp.features.hints import inlay_hints
 from h2j_lsp.features.hover import hover
 from h2j_lsp.features.lenses import code_lenses
 from h2j_lsp.features.symbols import document_symbols
-from h2j_lsp.session import Document, Session
+from h2j_lsp.session import Document, EditorText, Session
 from h2j_lsp.settings import InitOptions
 
 SECTION = "h2j"
@@ -38,10 +40,34 @@ EXPORTED = "h2j/exported"
 PROGRESS_DELAY_S = 0.5
 
 
+class H2jProtocol(LanguageServerProtocol):
+    """pygls's protocol, applying edits with LSP's line breaks (see :func:`proto.apply_change`)."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(
+        self, params: types.DidChangeTextDocumentParams
+    ) -> Iterator[Any]:
+        document = self.workspace.get_text_document(params.text_document.uri)
+        encoding = position_encoding(self.workspace.position_encoding)
+        for change in params.content_changes:
+            proto.apply_change(document, change, encoding)
+        document.version = params.text_document.version
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+
+def position_encoding(kind: types.PositionEncodingKind | str | None) -> str:
+    """The encoding's value ("utf-16"): str() of the enum would be its name."""
+    return str(getattr(kind, "value", kind or types.PositionEncodingKind.Utf16.value))
+
+
 class H2jServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
-            "h2j-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+            "h2j-lsp",
+            __version__,
+            protocol_cls=H2jProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
         self._session: Session | None = None
         self.pull_diagnostics = False
@@ -59,6 +85,10 @@ class H2jServer(LanguageServer):
     def document(self, uri: str) -> Document | None:
         return self.session.documents.get(uri)
 
+    def buffer(self, document: Document) -> proto.TextBuffer:
+        """The document's current text, for positions in the client's encoding."""
+        return proto.TextBuffer(document.text, position_encoding(self.workspace.position_encoding))
+
     # -- diagnostics -------------------------------------------------------------------------
 
     def publish(self, document: Document) -> None:
@@ -75,9 +105,9 @@ class H2jServer(LanguageServer):
         )
 
     def diagnostics(self, document: Document) -> list[types.Diagnostic]:
-        return document_diagnostics(document, self.session.trusted) + golden_diagnostics(
-            self.session, document
-        )
+        problems = document_problems(document, self.session.trusted) + golden_problems(document)
+        buffer = self.buffer(document)
+        return [proto.diagnostic(buffer, problem) for problem in problems]
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -105,6 +135,10 @@ class EditorFrontend:
 
     def __init__(self, server: H2jServer) -> None:
         self.server = server
+
+    def text(self, uri: str) -> EditorText:
+        document = self.server.workspace.get_text_document(uri)
+        return EditorText(document.source, document.version or 0)
 
     def results_changed(self, document: Document) -> None:
         server = self.server
@@ -200,9 +234,7 @@ def _register_lifecycle(server: H2jServer) -> None:
                     identifier=SECTION, inter_file_dependencies=False, workspace_diagnostics=False
                 ),
             )(_pull_diagnostics)
-        encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
-        # The enum's value ("utf-16"): str() of this enum would be its name.
-        session = Session(ls.frontend, options, getattr(encoding, "value", encoding))
+        session = Session(ls.frontend, options)
         ls._session = session
         folders = params.workspace_folders or []
         if not folders and params.root_uri:
@@ -268,19 +300,24 @@ def _register_documents(server: H2jServer) -> None:
         path = uris.to_fs_path(item.uri)
         if path is None:
             return
-        ls.publish(ls.session.open(item.uri, path, item.version, item.text))
+        ls.publish(ls.session.open(item.uri, path))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: H2jServer, params: types.DidChangeTextDocumentParams) -> None:
-        document = ls.session.change(
-            params.text_document.uri, params.text_document.version, params.content_changes
-        )
+        document = ls.session.change(params.text_document.uri)
         if document is not None:
             ls.publish(document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: H2jServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.session.save(params.text_document.uri, params.text)
+        uri = params.text_document.uri
+        changed = False
+        if params.text is not None and uri in ls.session.documents:
+            document = ls.workspace.get_text_document(uri)
+            changed = params.text != document.source
+            if changed:
+                document.apply_change(types.TextDocumentContentChangeWholeDocument(params.text))
+        ls.session.save(uri, changed)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: H2jServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -310,12 +347,17 @@ def _register_features(server: H2jServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def lens(ls: H2jServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         document = ls.document(params.text_document.uri)
-        return [] if document is None else code_lenses(document, ls.session.trusted)
+        if document is None:
+            return []
+        return proto.code_lenses(ls.buffer(document), code_lenses(document, ls.session.trusted))
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def hints(ls: H2jServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         document = ls.document(params.text_document.uri)
-        return [] if document is None else inlay_hints(document, params.range)
+        if document is None:
+            return []
+        found = inlay_hints(document, params.range.start.line, params.range.end.line)
+        return proto.inlay_hints(ls.buffer(document), found)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: H2jServer, params: types.HoverParams) -> types.Hover | None:
@@ -324,7 +366,10 @@ def _register_features(server: H2jServer) -> None:
             return None
         formats = get_capability(ls.client_capabilities, "text_document.hover.content_format", [])
         markdown = not formats or types.MarkupKind.Markdown in formats
-        return hover(document, params.position, ls.session.trusted, markdown)
+        buffer = ls.buffer(document)
+        line, col = buffer.span_at(params.position)
+        text = hover(document, line, col, ls.session.trusted, markdown)
+        return None if text is None else proto.hover(buffer, text)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def symbols(
@@ -336,7 +381,8 @@ def _register_features(server: H2jServer) -> None:
         hierarchical = ls.capability(
             "text_document.document_symbol.hierarchical_document_symbol_support"
         )
-        return document_symbols(document, ls.session.trusted, hierarchical)
+        found = document_symbols(document, ls.session.trusted)
+        return proto.document_symbols(ls.buffer(document), document.uri, found, hierarchical)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -349,25 +395,39 @@ def _register_features(server: H2jServer) -> None:
         if document is None:
             return []
         document_changes = ls.capability("workspace.workspace_edit.document_changes")
-        actions = code_actions(document, params, ls.session.trusted, document_changes)
-        return [*actions, *golden_actions(ls.session, document, params)]
+        buffer = ls.buffer(document)
+        start = buffer.span_at(params.range.start)
+        end = buffer.span_at(params.range.end)
+        sent = proto.client_diagnostics(params)
+        found = [
+            *code_actions(
+                document, start, end, proto.action_kinds(params), sent, ls.session.trusted
+            ),
+            *golden_actions(document, sent),
+        ]
+        version = document.version
+        return [
+            proto.code_action(item, document.uri, version, params, document_changes)
+            for item in found
+        ]
 
 
 def _register_commands(server: H2jServer) -> None:
     @server.command(commands.PREVIEW_JSON)
     async def preview_json(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
         uri, kernel, example = _target(arguments, example_default=0)
-        return await commands.preview_json(ls.session, uri, kernel, example or 0)
+        path = uris.to_fs_path(uri)
+        return await commands.preview_json(ls.session, uri, path, kernel, example or 0)
 
     @server.command(commands.EXPORT_KERNEL)
     async def export_kernel(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
         uri, kernel, example = _target(arguments, example_default=None)
-        outcome = await commands.export_kernel(ls.session, uri, kernel, example)
+        path = uris.to_fs_path(uri)
+        outcome = await commands.export_kernel(ls.session, uri, path, kernel, example)
         document = ls.document(uri)
         if outcome["paths"] and document is not None:
             # A written file may be the golden a diagnostic compared against.
-            document.revision += 1
-            ls.session.frontend.results_changed(document)
+            ls.session.goldens_written(document)
         return outcome
 
     @server.command(commands.RESTART_WORKER)

@@ -1,28 +1,30 @@
 """The server's state: open documents, workspace folders and their settings, the workers,
 and the scheduling of exports.
 
-Nothing here sends LSP messages. The session reports what changed through a
-:class:`Frontend`, which the server implements; the ``features`` modules turn the state into
-diagnostics, lenses and hints. Exports run as one background task per document: a newer
-version of the document cancels the task of the older one, so results for an outdated
-version are never shown.
+Nothing here speaks LSP. The session reports what changed through a :class:`Frontend`,
+which the server implements, and reads the text of open documents through it: the editor's
+copy (pygls's workspace, which applies every edit) is the only one. The ``features`` modules
+turn the state into diagnostics, lenses and hints. Exports run as one background task per
+document: a newer version of the document cancels the task of the older one, so results for
+an outdated version are never shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import os
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
-
-from lsprotocol import types
-from pygls import uris
 
 from h2j_lsp.cache import ExportCache
 from h2j_lsp.discovery import KernelInfo, ScanResult, scan_source
-from h2j_lsp.features.positions import TextBuffer
+from h2j_lsp.golden import StaleGolden, stale_goldens
+from h2j_lsp.outputs import export_request
 from h2j_lsp.protocol import (
     INFRASTRUCTURE_CODES,
     WORKER_FAILURE,
@@ -31,6 +33,7 @@ from h2j_lsp.protocol import (
     failure,
 )
 from h2j_lsp.settings import InitOptions, Settings
+from h2j_lsp.text import SourceLines
 from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
 
 UNTRUSTED_MESSAGE = (
@@ -39,8 +42,21 @@ UNTRUSTED_MESSAGE = (
 )
 
 
+@dataclass(frozen=True)
+class EditorText:
+    """An open document's text and version, as the editor last sent them."""
+
+    text: str
+    version: int
+
+
 class Frontend(Protocol):
-    """How the session tells the editor about changes (implemented by the server)."""
+    """How the session tells the editor about changes and reads the editor's documents
+    (implemented by the server)."""
+
+    def text(self, uri: str) -> EditorText:
+        """The current text of an open document."""
+        ...
 
     def results_changed(self, document: Document) -> None: ...
 
@@ -57,6 +73,31 @@ class Frontend(Protocol):
         ...
 
 
+class Exporter(Protocol):
+    """What the session needs of a worker (a :class:`WorkerClient`, or a fake in tests)."""
+
+    settings: HostSettings
+
+    @property
+    def state(self) -> WorkerState: ...
+
+    async def start(self) -> ExportResult | None: ...
+
+    async def export(self, request: ExportRequest) -> ExportResult: ...
+
+    async def restart(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+StateListener = Callable[[WorkerState], None]
+
+
+def worker_client(host: HostSettings, on_state: StateListener) -> Exporter:
+    """A real worker process for the host, with an in-memory cache."""
+    return WorkerClient(host, cache=ExportCache(), on_state=on_state)
+
+
 @dataclass(frozen=True)
 class KernelResults:
     """One kernel's export results, one per example (fewer if the worker failed meanwhile).
@@ -67,6 +108,8 @@ class KernelResults:
 
     anchor: int
     outcomes: tuple[ExportResult, ...]
+    # The committed exports these outcomes differ from, compared when they arrived.
+    stale: tuple[StaleGolden, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -87,8 +130,8 @@ class Folder:
 class Document:
     uri: str
     path: str
-    version: int
-    buffer: TextBuffer
+    # The editor's text: read, never copied, so that it is always the current one.
+    read: Callable[[], EditorText]
     scan: ScanResult
     results: dict[str, KernelResults] = field(default_factory=dict)
     # The version whose exports all finished, so a save of the same text exports nothing.
@@ -98,16 +141,29 @@ class Document:
     job: asyncio.Task[None] | None = None
     # Whether the current text parses; ``scan`` is of the last text that did.
     parses: bool = True
+    _lines: SourceLines | None = None
 
     @property
     def text(self) -> str:
-        return self.buffer.text
+        return self.read().text
+
+    @property
+    def version(self) -> int:
+        return self.read().version
+
+    @property
+    def lines(self) -> SourceLines:
+        """The current text by lines (indexed again only when the text changed)."""
+        text = self.text
+        if self._lines is None or self._lines.text is not text:
+            self._lines = SourceLines(text)
+        return self._lines
 
     def kernel(self, name: str) -> KernelInfo | None:
         return next((k for k in self.scan.kernels if k.name == name), None)
 
     def rescan(self) -> None:
-        scan = scan_source(self.buffer.text)
+        scan = scan_source(self.text)
         self.parses = scan.syntax_error is None
         # While the user is in the middle of a statement the file does not parse; keeping the
         # last parseable scan keeps lenses, symbols and results from flickering away.
@@ -125,15 +181,20 @@ def is_infrastructure(result: ExportResult) -> bool:
 
 
 class Session:
-    def __init__(self, frontend: Frontend, options: InitOptions, encoding: str) -> None:
+    def __init__(
+        self,
+        frontend: Frontend,
+        options: InitOptions,
+        new_worker: Callable[[HostSettings, StateListener], Exporter] = worker_client,
+    ) -> None:
         self.frontend = frontend
+        self.new_worker = new_worker
         self.trusted = options.trusted
         self.initial = options.settings
         self.defaults = options.settings
-        self.encoding = encoding
         self.documents: dict[str, Document] = {}
         self.folders: dict[str, Folder] = {}
-        self.workers: dict[HostSettings, WorkerClient] = {}
+        self.workers: dict[HostSettings, Exporter] = {}
         # Set once the folders' settings are known: exports wait for it, so that the first
         # export of a file opened during start-up already uses its folder's worker.
         self.configured = asyncio.Event()
@@ -147,23 +208,20 @@ class Session:
 
     # -- documents ---------------------------------------------------------------------------
 
-    def open(self, uri: str, path: str, version: int, text: str) -> Document:
-        buffer = TextBuffer(text, self.encoding)
-        scan = scan_source(text)
-        document = Document(uri, path, version, buffer, scan, parses=scan.syntax_error is None)
+    def open(self, uri: str, path: str) -> Document:
+        """A document the editor opened (its text is the frontend's)."""
+        read = functools.partial(self.frontend.text, uri)
+        scan = scan_source(read().text)
+        document = Document(uri, path, read, scan, parses=scan.syntax_error is None)
         self.documents[uri] = document
         self._schedule(document, delay=0.0)
         return document
 
-    def change(
-        self, uri: str, version: int, changes: Iterable[types.TextDocumentContentChangeEvent]
-    ) -> Document | None:
+    def change(self, uri: str) -> Document | None:
+        """The editor changed the document's text (already applied to its copy)."""
         document = self.documents.get(uri)
         if document is None:
             return None
-        for change in changes:
-            document.buffer.apply(change)
-        document.version = version
         document.rescan()
         self._prune(document)
         settings = self.settings_for(document)
@@ -174,12 +232,13 @@ class Session:
             self._cancel(document)
         return document
 
-    def save(self, uri: str, text: str | None) -> None:
+    def save(self, uri: str, text_changed: bool = False) -> None:
+        """The editor saved the document; ``text_changed`` when the save brought a text other
+        than the one the edits made (already applied to the editor's copy)."""
         document = self.documents.get(uri)
         if document is None:
             return
-        if text is not None and text != document.text:
-            document.buffer = TextBuffer(text, self.encoding)
+        if text_changed:
             document.rescan()
             self._prune(document)
         pending = document.job is not None and not document.job.done()
@@ -191,12 +250,12 @@ class Session:
         if document is not None:
             self._cancel(document)
 
-    def lookup(self, uri: str) -> Document | None:
-        """The open document, else the file as saved (for commands on closed files)."""
+    def lookup(self, uri: str, path: str | None) -> Document | None:
+        """The open document, else the file at ``path`` as saved (for commands on closed
+        files)."""
         document = self.documents.get(uri)
         if document is not None:
             return document
-        path = uris.to_fs_path(uri)
         if path is None:
             return None
         try:
@@ -204,8 +263,8 @@ class Session:
                 text = handle.read()
         except (OSError, UnicodeDecodeError):
             return None
-        scan = scan_source(text)
-        return Document(uri, path, 0, TextBuffer(text, self.encoding), scan)
+        saved = EditorText(text, 0)
+        return Document(uri, path, lambda: saved, scan_source(text))
 
     def _prune(self, document: Document) -> None:
         """Forget the results of kernels that are gone, renamed or no longer exported."""
@@ -253,6 +312,8 @@ class Session:
         for uri, folder in self.folders.items():
             folder.settings = self._merge(self.defaults, by_folder.get(uri))
         for uri, document in self.documents.items():
+            # The outDir may have moved: compare with the goldens there.
+            self._compare_goldens(document)
             if self.host_for(document) != before[uri]:
                 document.exported_version = None
                 self._schedule(document, delay=0.0)
@@ -267,12 +328,10 @@ class Session:
 
     # -- workers -----------------------------------------------------------------------------
 
-    def worker(self, host: HostSettings) -> WorkerClient:
+    def worker(self, host: HostSettings) -> Exporter:
         client = self.workers.get(host)
         if client is None:
-            client = WorkerClient(
-                host, cache=ExportCache(), on_state=lambda state: self._on_state(host, state)
-            )
+            client = self.new_worker(host, functools.partial(self._on_state, host))
             self.workers[host] = client
         return client
 
@@ -281,7 +340,7 @@ class Session:
         if self.trusted:
             self._spawn(self._start(self.worker(host)), self._exporting)
 
-    async def _start(self, client: WorkerClient) -> None:
+    async def _start(self, client: Exporter) -> None:
         outcome = await client.start()
         if outcome is not None:
             self._note_health(client.settings, outcome)
@@ -361,15 +420,7 @@ class Session:
         try:
             await self.configured.wait()
             host = self.host_for(document)
-            request = ExportRequest(
-                path=document.path,
-                text=document.text,
-                kernel=kernel.name,
-                args_text=kernel.examples[example].text,
-                example_index=example,
-                config_text=kernel.config.text if kernel.config else None,
-                config_line=kernel.config.line if kernel.config else None,
-            )
+            request = export_request(document.path, document.text, kernel, example)
             result = await self.worker(host).export(request)
         finally:
             self._exporting.discard(task)
@@ -414,12 +465,42 @@ class Session:
                 break
         if document.version != version:
             return False
-        document.results[kernel.name] = KernelResults(kernel.first_decorator_line, tuple(outcomes))
+        stale = self._stale_goldens(document, kernel.name, outcomes)
+        document.results[kernel.name] = KernelResults(
+            kernel.first_decorator_line, tuple(outcomes), stale
+        )
         document.revision += 1
         self.frontend.results_changed(document)
         for index, outcome in enumerate(outcomes):
             self.frontend.exported(document, kernel.name, index, outcome.ok)
         return not is_infrastructure(outcomes[-1])
+
+    # -- goldens -----------------------------------------------------------------------------
+
+    def goldens_written(self, document: Document) -> None:
+        """Exports were written into the folder's outDir: compare with them again."""
+        self._compare_goldens(document)
+        self.frontend.results_changed(document)
+
+    def _compare_goldens(self, document: Document) -> None:
+        for name, results in document.results.items():
+            stale = self._stale_goldens(document, name, results.outcomes)
+            document.results[name] = dataclasses.replace(results, stale=stale)
+        document.revision += 1
+
+    def _stale_goldens(
+        self, document: Document, kernel: str, outcomes: Sequence[ExportResult]
+    ) -> tuple[StaleGolden, ...]:
+        folder = self.folder_for(document)
+        if folder is None:
+            return ()
+        return stale_goldens(
+            Path(folder.settings.out_path(folder.path)),
+            folder.path,
+            Path(document.path).stem,
+            kernel,
+            [outcome.document if outcome.ok else None for outcome in outcomes],
+        )
 
     # -- lifetime ----------------------------------------------------------------------------
 

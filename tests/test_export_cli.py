@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from h2j_lsp import export_cli
-from h2j_lsp.export_cli import Report
+from h2j_lsp import ci as export_cli
+from h2j_lsp.ci import Report
 
 KernelSource = Callable[..., str]
 SUMMARY = re.compile(
@@ -358,7 +358,8 @@ def _validate_sarif(log: object, schema: dict[str, object]) -> None:
 def test_the_client_side_never_imports_torch_or_helion() -> None:
     probe = (
         "import sys, json, pathlib, tempfile\n"
-        "from h2j_lsp import cache, export_cli, protocol, worker_client\n"
+        "from h2j_lsp import cache, protocol, worker_client\n"
+        "from h2j_lsp import ci as export_cli\n"
         "document = json.loads(pathlib.Path('helion2json/tests/data/contract_matmul.json')"
         ".read_text())\n"
         "out = pathlib.Path(tempfile.mkdtemp()) / 'm.k.helion.json'\n"

@@ -1,1 +1,2 @@
-"""LSP features: each module turns the session's state into one kind of LSP result."""
+"""LSP features: each module turns the session's state into one kind of result, as plain data
+(:mod:`h2j_lsp.features.model`) that :mod:`h2j_lsp.proto` converts to LSP types."""

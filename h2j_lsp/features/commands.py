@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import KernelInfo
-from h2j_lsp.export_cli import output_name, output_path, write_document
+from h2j_lsp.outputs import output_name, output_path, write_document
 from h2j_lsp.protocol import ExportResult
 from h2j_lsp.session import Document, Session
 
@@ -35,9 +35,11 @@ def target(arguments: Sequence[Any], example_default: int | None) -> tuple[str, 
     return uri, kernel, example
 
 
-async def preview_json(session: Session, uri: str, name: str, example: int) -> dict[str, Any]:
+async def preview_json(
+    session: Session, uri: str, path: str | None, name: str, example: int
+) -> dict[str, Any]:
     """The JSON text of one example, as the command line writes it, or why there is none."""
-    found = _kernel(session, uri, name)
+    found = _kernel(session, uri, path, name)
     if isinstance(found, str):
         return {"ok": False, "text": found}
     document, kernel = found
@@ -54,10 +56,10 @@ async def preview_json(session: Session, uri: str, name: str, example: int) -> d
 
 
 async def export_kernel(
-    session: Session, uri: str, name: str, example: int | None
+    session: Session, uri: str, path: str | None, name: str, example: int | None
 ) -> dict[str, Any]:
     """Write the kernel's JSON files into the folder's ``outDir``, atomically."""
-    found = _kernel(session, uri, name)
+    found = _kernel(session, uri, path, name)
     if isinstance(found, str):
         return {"ok": False, "paths": [], "message": found}
     document, kernel = found
@@ -84,16 +86,16 @@ async def export_kernel(
             continue
         # The headless export's own naming, checks and writing: both write the same files.
         try:
-            path = output_path(Path(out_dir), output_name(module, name, index, count))
+            target = output_path(Path(out_dir), output_name(module, name, index, count))
         except ValueError as exc:
             failures.append(str(exc))
             continue
-        problem = write_document(path, result.document)
+        problem = write_document(target, result.document)
         if problem is not None:
             failures.append(f"kernel {name!r}: {problem.message}")
             continue
-        paths.append(str(path))
-    written = ", ".join(os.path.relpath(path, folder.path) for path in paths)
+        paths.append(str(target))
+    written = ", ".join(os.path.relpath(written, folder.path) for written in paths)
     if failures:
         prefix = f"wrote {written}; " if paths else ""
         return {"ok": False, "paths": paths, "message": prefix + "\n".join(failures)}
@@ -108,8 +110,10 @@ def failure_summary(name: str, result: ExportResult) -> str:
     return "\n".join(lines)
 
 
-def _kernel(session: Session, uri: str, name: str) -> tuple[Document, KernelInfo] | str:
-    document = session.lookup(uri)
+def _kernel(
+    session: Session, uri: str, path: str | None, name: str
+) -> tuple[Document, KernelInfo] | str:
+    document = session.lookup(uri, path)
     if document is None:
         return f"cannot read {uri}"
     kernel = document.kernel(name)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lsprotocol import types
-
 from h2j_lsp.discovery import KernelInfo
-from h2j_lsp.features.positions import contains
+from h2j_lsp.features.model import HoverText
 from h2j_lsp.features.report import (
     describe_type,
     first_document,
@@ -18,25 +16,20 @@ from h2j_lsp.features.report import (
     tile_loops,
 )
 from h2j_lsp.session import Document
+from h2j_lsp.text import contains
 
 
 def hover(
-    document: Document, position: types.Position, trusted: bool, markdown: bool
-) -> types.Hover | None:
-    line, col = document.buffer.span_at(position)
+    document: Document, line: int, col: int, trusted: bool, markdown: bool
+) -> HoverText | None:
+    """On a kernel's name (a 0-based line and a code point column)."""
     kernel = next((k for k in document.scan.kernels if contains(k.name_span, line, col)), None)
     if kernel is None:
         return None
     text = "\n\n".join(_sections(document, kernel, trusted))
     if not markdown:
         text = text.replace("**", "").replace("`", "")
-    return types.Hover(
-        contents=types.MarkupContent(
-            kind=types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText,
-            value=text,
-        ),
-        range=document.buffer.range(kernel.name_span),
-    )
+    return HoverText(kernel.name_span, text, markdown)
 
 
 def _sections(document: Document, kernel: KernelInfo, trusted: bool) -> list[str]:
@@ -89,5 +82,8 @@ def _ops(exported: dict[str, Any] | None) -> str:
 
 
 def _errors(document: Document, kernel: KernelInfo) -> str:
-    rows = [f"- line {p.start[0] + 1}: {p.message} ({p.code})" for p in problems(document, kernel)]
+    rows = [
+        f"- line {p.span.start_line + 1}: {p.message} ({p.code})"
+        for p in problems(document, kernel)
+    ]
     return "Errors:\n" + "\n".join(rows) if rows else ""

@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-from lsprotocol import types
-
 from h2j_lsp.features.commands import EXPORT_KERNEL, PREVIEW_JSON
+from h2j_lsp.features.model import Command, Lens
 from h2j_lsp.features.report import kernel_status
 from h2j_lsp.session import Document, exportable
 
 
-def code_lenses(document: Document, trusted: bool) -> list[types.CodeLens]:
-    lenses: list[types.CodeLens] = []
+def code_lenses(document: Document, trusted: bool) -> list[Lens]:
+    lenses: list[Lens] = []
     for kernel in document.scan.kernels:
         # At the first decorator: the lens line sits between the directives and the kernel.
-        start = document.buffer.position(kernel.def_span.start_line, kernel.def_span.start_col)
-        where = types.Range(start, start)
+        at = (kernel.def_span.start_line, kernel.def_span.start_col)
         # An empty command id makes a lens that only shows text.
-        lenses.append(
-            types.CodeLens(where, types.Command(kernel_status(document, kernel, trusted), ""))
-        )
+        lenses.append(Lens(at, Command(kernel_status(document, kernel, trusted), "")))
         if not (trusted and exportable(kernel)):
             continue
-        lenses.append(
-            types.CodeLens(
-                where,
-                types.Command(
-                    "Preview JSON", PREVIEW_JSON, arguments=[document.uri, kernel.name, 0]
-                ),
-            )
-        )
-        lenses.append(
-            types.CodeLens(
-                where,
-                types.Command("Export", EXPORT_KERNEL, arguments=[document.uri, kernel.name, None]),
-            )
-        )
+        preview = Command("Preview JSON", PREVIEW_JSON, [document.uri, kernel.name, 0])
+        lenses.append(Lens(at, preview))
+        export = Command("Export", EXPORT_KERNEL, [document.uri, kernel.name, None])
+        lenses.append(Lens(at, export))
     return lenses

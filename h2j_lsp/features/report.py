@@ -9,32 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lsprotocol import types
-
 from h2j_lsp.discovery import KernelInfo
-from h2j_lsp.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportResult
+from h2j_lsp.features.model import Problem
+from h2j_lsp.outputs import InOtherFile, OnExportedLine, place
+from h2j_lsp.protocol import ExportDiagnostic, ExportResult
 from h2j_lsp.session import Document, KernelResults
-
-SOURCE = "h2j"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One export diagnostic, placed on the document's current text (client units)."""
-
-    start: tuple[int, int]
-    end: tuple[int, int]
-    code: str
-    message: str
-
-    @classmethod
-    def at(cls, where: types.Range, code: str, message: str) -> Problem:
-        start, end = where.start, where.end
-        return cls((start.line, start.character), (end.line, end.character), code, message)
-
-    @property
-    def range(self) -> types.Range:
-        return types.Range(types.Position(*self.start), types.Position(*self.end))
 
 
 def problems(document: Document, kernel: KernelInfo) -> list[Problem]:
@@ -60,34 +39,20 @@ def _place(
     item: ExportDiagnostic,
     several: bool,
 ) -> Problem:
-    buffer = document.buffer
     message = f"example {index + 1}: {item.message}" if several else item.message
-    at_name = buffer.range(kernel.name_span)
-    if item.code in INFRASTRUCTURE_CODES:
-        return Problem.at(at_name, item.code, message)
-    if item.file is not None:
+    where = place(kernel, index, item)
+    if isinstance(where, InOtherFile):
         # Raised in another file (a sibling module): say where, at the kernel.
-        where = f"{item.file}:{item.line}" if item.line is not None else item.file
-        return Problem.at(at_name, item.code, f"{message} ({where})")
-    if item.line is not None:
-        line = item.line - 1 + results.shift(kernel)
-        if 0 <= line < buffer.line_count:
-            col = None if item.col is None else buffer.column_of_utf8(line, item.col)
-            return Problem.at(buffer.line_range(line, col), item.code, message)
-        return Problem.at(at_name, item.code, message)
-    if index < len(kernel.examples):
-        # A problem in the example arguments themselves: point into the directive.
-        text_span = kernel.examples[index].text_span
-        if item.args_col is not None:
-            start = text_span.start_col + item.args_col
-            line = text_span.start_line
-            return Problem.at(
-                types.Range(buffer.position(line, start), buffer.position(line, text_span.end_col)),
-                item.code,
-                message,
-            )
-        return Problem.at(buffer.range(kernel.examples[index].span), item.code, message)
-    return Problem.at(at_name, item.code, message)
+        shown = f"{where.file}:{where.line}" if where.line is not None else where.file
+        return Problem(kernel.name_span, item.code, f"{message} ({shown})")
+    if isinstance(where, OnExportedLine):
+        lines = document.lines
+        line = where.line - 1 + results.shift(kernel)
+        if 0 <= line < lines.line_count:
+            col = None if where.col is None else lines.column_of_utf8(line, where.col)
+            return Problem(lines.line_span(line, col), item.code, message)
+        return Problem(kernel.name_span, item.code, message)
+    return Problem(where, item.code, message)
 
 
 def first_document(results: KernelResults | None) -> dict[str, Any] | None:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from lsprotocol import types
-
+from h2j_lsp.features.model import Symbol
 from h2j_lsp.features.report import kernel_status
 from h2j_lsp.session import Document
 
 
-def document_symbols(
-    document: Document, trusted: bool, hierarchical: bool
-) -> list[types.DocumentSymbol] | list[types.SymbolInformation]:
-    buffer = document.buffer
-    kernels = document.scan.kernels
-    if not hierarchical:
-        return [
-            types.SymbolInformation(
-                name=kernel.name,
-                kind=types.SymbolKind.Function,
-                location=types.Location(document.uri, buffer.range(kernel.def_span)),
-            )
-            for kernel in kernels
-        ]
+def document_symbols(document: Document, trusted: bool) -> list[Symbol]:
     return [
-        types.DocumentSymbol(
-            name=kernel.name,
-            kind=types.SymbolKind.Function,
-            range=buffer.range(kernel.def_span),
-            selection_range=buffer.range(kernel.name_span),
-            detail=f"helion kernel · {kernel_status(document, kernel, trusted)}",
+        Symbol(
+            kernel.name,
+            kernel.def_span,
+            kernel.name_span,
+            f"helion kernel · {kernel_status(document, kernel, trusted)}",
         )
-        for kernel in kernels
+        for kernel in document.scan.kernels
     ]

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lsp_editor import Editor, children, running_editor
 
-from h2j_lsp.export_cli import output_name, output_path
+from h2j_lsp.outputs import output_name, output_path
 from h2j_lsp.worker_client import HostSettings
 
 # Only the tests that talk to a server are coroutines; they share the module's loop.

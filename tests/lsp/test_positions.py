@@ -9,7 +9,7 @@ from lsp_editor import KERNELS, new_workspace, running_editor, wait_for
 from lsprotocol import types
 
 from h2j_lsp.discovery import Span
-from h2j_lsp.features.positions import TextBuffer
+from h2j_lsp.proto import TextBuffer
 
 
 @pytest.mark.parametrize(

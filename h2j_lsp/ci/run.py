@@ -1,0 +1,160 @@
+"""Running a plan: the pool of exporter workers, and what each job's result comes to (a
+written document, a checked or updated golden, or reports)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from h2j_lsp.cache import ExportCache
+from h2j_lsp.ci.model import Job, Outcome, Plan, Report, Run, Severity, Summary
+from h2j_lsp.ci.plan import display_path, report_at
+from h2j_lsp.golden import compare_with_golden, read_golden
+from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
+from h2j_lsp.protocol import ExportDiagnostic, ExportResult
+from h2j_lsp.worker_client import HostSettings, WorkerPool
+
+
+class Progress:
+    """``[done/total] file kernel`` on one rewritten stderr line, on terminals only."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = enabled
+
+    def advance(self, job: Job) -> None:
+        self.done += 1
+        if self.enabled:
+            sys.stderr.write(f"\r\x1b[K[{self.done}/{self.total}] {job.display} {job.label}")
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+async def export_plan(plan: Plan, settings: HostSettings, options: argparse.Namespace) -> Run:
+    began = time.perf_counter()
+    cache = ExportCache(directory=options.cache_dir)
+    async with WorkerPool(settings, options.jobs, cache=cache) as pool:
+        failures = await pool.start()
+        startup_seconds = time.perf_counter() - began
+        started = len(failures) < options.jobs
+        # Workers that failed beside ones that started only cost speed.
+        severity: Severity = "warning" if started else "error"
+        causes = dict.fromkeys(
+            (item.diagnostics[0].code, item.diagnostics[0].message) for item in failures
+        )
+        infrastructure = [Report(severity, code, message) for code, message in causes]
+        outcomes: list[Outcome] = []
+        if started:
+            progress = Progress(len(plan.jobs), enabled=not options.quiet and sys.stderr.isatty())
+            outcomes = await export_all(pool, plan.jobs, options, progress)
+            progress.finish()
+        # Before the workers shut down, which takes as long whatever the number of exports.
+        export_seconds = time.perf_counter() - began - startup_seconds
+    return Run(outcomes, infrastructure, started, startup_seconds, export_seconds)
+
+
+async def export_all(
+    pool: WorkerPool, jobs: Sequence[Job], options: argparse.Namespace, progress: Progress
+) -> list[Outcome]:
+    async def one(job: Job) -> Outcome:
+        request = export_request(
+            os.path.abspath(job.source),
+            job.text,
+            job.kernel,
+            job.index,
+            locations=not options.no_locations,
+        )
+        result = await pool.export(request)
+        # Validating and writing (with its fsync) in a thread keeps the other workers fed.
+        if options.check:
+            outcome = await asyncio.to_thread(check_job, job, result)
+        else:
+            outcome = await asyncio.to_thread(finish_job, job, result, options.update)
+        progress.advance(job)
+        return outcome
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
+    """Validate and write a successful document; turn failures into reports.
+
+    With ``update`` an unchanged file is left alone and a rewritten one is reported.
+    """
+    if result.ok and result.document is not None:
+        golden = read_golden(job.output) if update else None
+        if update and golden == result.document:
+            return Outcome(job, True, result.cached, result.host, ())
+        problem = write_document(job.output, result.document)
+        if problem is None:
+            reports: tuple[Report, ...] = ()
+            if update:
+                verb = "created" if golden is None else "updated"
+                message = f"{job.label}: {verb} {display_path(job.output)}"
+                reports = (
+                    report_at(job.kernel.name_span, job.display, "info", "golden-updated", message),
+                )
+            return Outcome(job, True, result.cached, result.host, reports)
+        result = ExportResult(False, None, (problem,), result.timings, result.cached, result.host)
+    failures = tuple(_failure_report(job, item) for item in result.diagnostics)
+    return Outcome(job, False, result.cached, result.host, failures)
+
+
+def check_job(job: Job, result: ExportResult) -> Outcome:
+    """Compare a fresh export with the committed file; write nothing."""
+    if not (result.ok and result.document is not None):
+        return finish_job(job, result)
+    golden_path = display_path(job.output)
+    differences = compare_with_golden(job.output, result.document)
+    if differences is None:
+        message = f"{job.label}: no committed export at {golden_path} (run with --update)"
+        report = report_at(job.kernel.name_span, job.display, "error", "golden-missing", message)
+        return Outcome(job, False, result.cached, result.host, (report,))
+    if not differences:
+        return Outcome(job, True, result.cached, result.host, ())
+    # One line per report in every format; the differences read as a "; " list.
+    changes = "; ".join(str(difference) for difference in differences)
+    message = f"{job.label}: the export differs from {golden_path}: {changes}"
+    report = report_at(job.kernel.name_span, job.display, "error", "golden-diff", message)
+    return Outcome(job, False, result.cached, result.host, (report,))
+
+
+def _failure_report(job: Job, diagnostic: ExportDiagnostic) -> Report:
+    """A worker diagnostic where the editor shows it too, or on the other file's line."""
+    message = f"{job.label}: {diagnostic.message}"
+    where = place(job.kernel, job.index, diagnostic)
+    if isinstance(where, InOtherFile):
+        if where.line is None:
+            return report_at(job.kernel.name_span, job.display, "error", diagnostic.code, message)
+        path = display_path(Path(where.file))
+        return Report("error", diagnostic.code, message, path, where.line, where.col)
+    if isinstance(where, OnExportedLine):
+        return Report("error", diagnostic.code, message, job.display, where.line, where.col)
+    return report_at(where, job.display, "error", diagnostic.code, message)
+
+
+def summarize(plan: Plan, done: Run, seconds: float) -> Summary:
+    outcomes = done.outcomes
+    kernels = {(outcome.job.display, outcome.job.kernel.name) for outcome in outcomes}
+    ok = sum(outcome.ok for outcome in outcomes)
+    return Summary(
+        kernels=len(kernels),
+        examples=len(outcomes),
+        ok=ok,
+        failed=len(outcomes) - ok,
+        skipped=plan.skipped,
+        cached=sum(outcome.cached for outcome in outcomes),
+        seconds=seconds,
+        startup_seconds=done.startup_seconds,
+        export_seconds=done.export_seconds,
+    )

@@ -1,0 +1,115 @@
+"""What the editor and ``h2j-lsp --export`` share about an export: the request for one
+example, where a worker's diagnostic belongs, where the document goes and how it is written.
+
+Both ask the same, place problems by the same rule and write the same files the same way:
+``<out-dir>/<module>.<kernel>[.<n>].helion.json``, validated again on this side, written
+atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from h2j_lsp.discovery import KernelInfo, Span
+from h2j_lsp.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
+
+OUTPUT_SUFFIX = ".helion.json"
+
+
+def export_request(
+    path: str, text: str, kernel: KernelInfo, example: int, *, locations: bool = True
+) -> ExportRequest:
+    """Export the kernel's ``example``-th ``args(...)`` from ``text``, with its ``config``."""
+    config = kernel.config
+    return ExportRequest(
+        path=path,
+        text=text,
+        kernel=kernel.name,
+        args_text=kernel.examples[example].text,
+        example_index=example,
+        locations=locations,
+        config_text=config.text if config else None,
+        config_line=config.line if config else None,
+    )
+
+
+@dataclass(frozen=True)
+class InOtherFile:
+    """Raised in another file (a sibling module): ``line`` 1-based, ``col`` in UTF-8 bytes."""
+
+    file: str
+    line: int | None
+    col: int | None
+
+
+@dataclass(frozen=True)
+class OnExportedLine:
+    """A line of the text that was exported: ``line`` 1-based, ``col`` in UTF-8 bytes."""
+
+    line: int
+    col: int | None
+
+
+Placement = Span | InOtherFile | OnExportedLine
+
+
+def place(kernel: KernelInfo, example: int, item: ExportDiagnostic) -> Placement:
+    """Where a worker diagnostic about one example of a kernel belongs.
+
+    An infrastructure failure belongs to the kernel (its name), whatever it says; a diagnostic
+    with a line to that line; one without a line came from the example arguments, so it goes
+    on that example's ``args`` directive, from ``args_col`` into its text where known.
+    """
+    if item.code in INFRASTRUCTURE_CODES:
+        return kernel.name_span
+    if item.file is not None:
+        return InOtherFile(item.file, item.line, item.col)
+    if item.line is not None:
+        return OnExportedLine(item.line, item.col)
+    if example < len(kernel.examples):
+        directive = kernel.examples[example]
+        if item.args_col is not None:
+            text_span = directive.text_span
+            start = text_span.start_col + item.args_col
+            return Span(text_span.start_line, start, text_span.start_line, text_span.end_col)
+        return directive.span
+    return kernel.name_span
+
+
+def output_name(module: str, kernel: str, index: int, count: int) -> str:
+    """``<module>.<kernel>[.<n>].helion.json``: ``.<n>`` (0-based) only for several examples.
+
+    Raises ``ValueError`` for a name that is not one plain file name.
+    """
+    name = f"{module}.{kernel}{f'.{index}' if count > 1 else ''}{OUTPUT_SUFFIX}"
+    separators = {os.sep, os.altsep or os.sep, "\0"}
+    if any(separator in name for separator in separators) or name in {".", ".."}:
+        raise ValueError(f"refusing to write {name!r}: not a plain file name")
+    return name
+
+
+def output_path(out_dir: Path, name: str) -> Path:
+    """``out_dir / name``, refusing anything that would land outside ``out_dir``."""
+    target = out_dir / name
+    if os.path.dirname(os.path.abspath(target)) != os.path.abspath(out_dir):
+        raise ValueError(f"refusing to write {target}: outside {out_dir}")
+    return target
+
+
+def write_document(output: Path, document: dict[str, Any]) -> ExportDiagnostic | None:
+    from helion2json.core.errors import ValidationError
+    from helion2json.core.export import to_json_text, write_atomically
+    from helion2json.core.schema import validate_spec
+
+    try:
+        # Again here: the worker may run another helion2json version than this client.
+        validate_spec(document)
+        write_atomically(output, to_json_text(document))
+    except ValidationError as exc:
+        return ExportDiagnostic(f"invalid document: {exc.message}", exc.code)
+    except OSError as exc:
+        return ExportDiagnostic(f"cannot write {output}: {exc.strerror or exc}", "write-error")
+    return None

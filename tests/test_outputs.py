@@ -1,0 +1,67 @@
+"""What the editor and ``h2j-lsp --export`` share: the export request, and where a worker's
+diagnostic goes (both place it by the same rule)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from h2j_lsp.ci.model import Job
+from h2j_lsp.ci.run import finish_job
+from h2j_lsp.discovery import scan_source
+from h2j_lsp.features.report import problems
+from h2j_lsp.outputs import export_request
+from h2j_lsp.protocol import ExportDiagnostic, ExportResult
+from h2j_lsp.session import Document, EditorText, KernelResults
+
+TEXT = """\
+import helion
+
+
+# h2j: config(block_sizes=[4])
+#   h2j: args(torch.randn(4), undefined_name)
+@helion.kernel()
+def double(x, y):
+    return x
+"""
+
+
+def test_the_request_carries_the_example_and_the_config() -> None:
+    [kernel] = scan_source(TEXT).kernels
+    request = export_request("/k.py", TEXT, kernel, 0, locations=False)
+    assert (request.kernel, request.args_text, request.example_index) == (
+        "double",
+        "torch.randn(4), undefined_name",
+        0,
+    )
+    assert (request.config_text, request.config_line) == ("block_sizes=[4]", 4)
+    assert request.locations is False and request.path == "/k.py" and request.text == TEXT
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    [
+        ExportDiagnostic("undefined_name is not defined", "bad-arguments", args_col=16),
+        ExportDiagnostic("the arguments do not fit", "bad-arguments"),
+        ExportDiagnostic("no line, from the arguments", "unsupported"),
+        ExportDiagnostic("the worker died", "worker-failure"),
+        ExportDiagnostic("bind failed", "bind-error", line=8, col=11),
+    ],
+)
+def test_editor_and_ci_place_a_diagnostic_on_the_same_spot(diagnostic: ExportDiagnostic) -> None:
+    [kernel] = scan_source(TEXT).kernels
+    result = ExportResult(False, None, (diagnostic,), {})
+
+    job = Job(Path("k.py"), "k.py", TEXT, kernel, kernel.examples[0], 0, Path("out.json"))
+    [report] = finish_job(job, result).reports
+
+    document = Document("file:///k.py", "/k.py", lambda: EditorText(TEXT, 1), scan_source(TEXT))
+    document.results[kernel.name] = KernelResults(kernel.first_decorator_line, (result,))
+    [problem] = problems(document, kernel)
+
+    assert report.line is not None
+    assert (report.line - 1, report.col) == (problem.span.start_line, problem.span.start_col)
+    if diagnostic.line is None and diagnostic.code != "worker-failure":
+        # From the arguments: on the args directive's line, in the editor as in CI.
+        assert problem.span.start_line == kernel.examples[0].span.start_line
