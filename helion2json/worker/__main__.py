@@ -1,0 +1,93 @@
+"""``python -m helion2json.worker``: the persistent exporter process behind ``h2j-lsp``.
+
+The worker speaks JSON-RPC (pygls' implementation) on the stdin/stdout it was started with;
+see ``h2j_lsp.protocol`` for the messages. User code gets neither: its prints go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from helion2json.worker.exporter import ModuleExporter
+from helion2json.worker.service import WorkerService, worker_info
+
+logger = logging.getLogger("helion2json.worker")
+
+# The exit status when the process that started the worker went away mid-request: over SSH
+# nothing else would stop a worker stuck in user code once the connection dropped.
+EXIT_ORPHANED = 3
+_PARENT_POLL_S = 0.5
+
+
+def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
+    """Keep the real stdin/stdout for the protocol; user code gets /dev/null and stderr.
+
+    Both the Python objects and file descriptors 0 and 1 are redirected, because C
+    extensions write to fd 1 directly.
+    """
+    sys.stdout.flush()
+    protocol_in = os.fdopen(os.dup(0), "rb")
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return protocol_in, protocol_out
+
+
+def exit_when_orphaned(poll_s: float = _PARENT_POLL_S) -> None:
+    """Exit once the parent (the client, or sshd's session) is gone, even mid-request."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="h2j-parent-watch", daemon=True).start()
+
+
+def serve(service: WorkerService, reader: BinaryIO, writer: BinaryIO) -> None:
+    """Answer requests until the client closes the worker's stdin."""
+    from pygls.io_ import StdoutWriter, run
+    from pygls.protocol import JsonRPCProtocol
+    from pygls.server import JsonRPCServer
+
+    from h2j_lsp.protocol import json_rpc_converter
+
+    server = JsonRPCServer(JsonRPCProtocol, json_rpc_converter)
+    for method, handler in service.handlers().items():
+        # pygls tags the function it registers, so each gets its own wrapper.
+        server.feature(method)(_plain(handler))
+    server.protocol.set_writer(StdoutWriter(writer))
+    # The synchronous loop runs each request on the main thread with no event loop around
+    # it, so user code is free to use asyncio and signals.
+    run(threading.Event(), reader, server.protocol, logger)
+
+
+def _plain(handler: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    def call(params: Any) -> dict[str, Any]:
+        return handler(params)
+
+    return call
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="h2j-worker: %(levelname)s: %(message)s")
+    reader, writer = claim_stdio()
+    exit_when_orphaned()
+    exporter = ModuleExporter()
+    exporter.warm_up()
+    serve(WorkerService(exporter, worker_info()), reader, writer)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
