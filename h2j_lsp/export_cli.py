@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 from h2j_lsp.cache import ExportCache
 from h2j_lsp.discovery import Directive, DirectiveError, KernelInfo, Span, scan_source
-from h2j_lsp.protocol import TRANSPORT, ExportDiagnostic, ExportRequest, ExportResult
 from h2j_lsp.worker_client import HostSettings, WorkerPool
+from helion2json.worker.protocol import TRANSPORT, ExportDiagnostic, ExportRequest, ExportResult
 
 PROG = "h2j-lsp"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2

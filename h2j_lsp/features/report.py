@@ -12,8 +12,8 @@ from typing import Any
 from lsprotocol import types
 
 from h2j_lsp.discovery import KernelInfo
-from h2j_lsp.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportResult
 from h2j_lsp.session import Document, KernelResults
+from helion2json.worker.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportResult
 
 SOURCE = "h2j"
 

@@ -1,7 +1,7 @@
 """``python -m helion2json.worker``: the persistent exporter process behind ``h2j-lsp``.
 
 The worker speaks JSON-RPC (pygls' implementation) on the stdin/stdout it was started with;
-see ``h2j_lsp.protocol`` for the messages. User code gets neither: its prints go to stderr.
+see ``helion2json.worker.protocol`` for the messages. User code gets neither: its prints go to stderr.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def serve(service: WorkerService, reader: BinaryIO, writer: BinaryIO) -> None:
     from pygls.protocol import JsonRPCProtocol
     from pygls.server import JsonRPCServer
 
-    from h2j_lsp.protocol import json_rpc_converter
+    from h2j_lsp.worker_client import _json_rpc_converter as json_rpc_converter
 
     server = JsonRPCServer(JsonRPCProtocol, json_rpc_converter)
     for method, handler in service.handlers().items():

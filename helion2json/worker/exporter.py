@@ -28,14 +28,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from h2j_lsp.protocol import (
+from helion2json.core.errors import ArgumentError, ExportError, SourceLocation
+from helion2json.worker.protocol import (
     MODULE_ERROR,
     Dependency,
     ExportDiagnostic,
     ExportRequest,
     ExportResult,
 )
-from helion2json.core.errors import ArgumentError, ExportError, SourceLocation
 
 logger = logging.getLogger("helion2json.worker")
 

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from h2j_lsp.protocol import EXPORT, HELLO, PROTOCOL_VERSION, ExportRequest, WorkerInfo
 from helion2json.worker.exporter import ModuleExporter
+from helion2json.worker.protocol import EXPORT, HELLO, PROTOCOL_VERSION, ExportRequest, WorkerInfo
 
 
 def resident_memory_mb() -> float:
