@@ -1,7 +1,8 @@
 """``python -m helion2json.worker``: the persistent exporter process behind ``h2j-lsp``.
 
-The worker speaks JSON-RPC (pygls' implementation) on the stdin/stdout it was started with;
-see ``helion2json.worker.protocol`` for the messages. User code gets neither: its prints go to stderr.
+The worker speaks JSON-RPC (:mod:`helion2json.worker.rpc`) on the stdin/stdout it was started
+with; see :mod:`helion2json.worker.protocol` for the messages. User code gets neither: its
+prints go to stderr and its reads of stdin find nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from helion2json.worker.exporter import ModuleExporter
+from helion2json.worker.rpc import serve
 from helion2json.worker.service import WorkerService, worker_info
-
-logger = logging.getLogger("helion2json.worker")
 
 # The exit status when the process that started the worker went away mid-request: over SSH
 # nothing else would stop a worker stuck in user code once the connection dropped.
@@ -54,38 +53,13 @@ def exit_when_orphaned(poll_s: float = _PARENT_POLL_S) -> None:
     threading.Thread(target=watch, name="h2j-parent-watch", daemon=True).start()
 
 
-def serve(service: WorkerService, reader: BinaryIO, writer: BinaryIO) -> None:
-    """Answer requests until the client closes the worker's stdin."""
-    from pygls.io_ import StdoutWriter, run
-    from pygls.protocol import JsonRPCProtocol
-    from pygls.server import JsonRPCServer
-
-    from h2j_lsp.worker_client import _json_rpc_converter as json_rpc_converter
-
-    server = JsonRPCServer(JsonRPCProtocol, json_rpc_converter)
-    for method, handler in service.handlers().items():
-        # pygls tags the function it registers, so each gets its own wrapper.
-        server.feature(method)(_plain(handler))
-    server.protocol.set_writer(StdoutWriter(writer))
-    # The synchronous loop runs each request on the main thread with no event loop around
-    # it, so user code is free to use asyncio and signals.
-    run(threading.Event(), reader, server.protocol, logger)
-
-
-def _plain(handler: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
-    def call(params: Any) -> dict[str, Any]:
-        return handler(params)
-
-    return call
-
-
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="h2j-worker: %(levelname)s: %(message)s")
     reader, writer = claim_stdio()
     exit_when_orphaned()
     exporter = ModuleExporter()
     exporter.warm_up()
-    serve(WorkerService(exporter, worker_info()), reader, writer)
+    serve(WorkerService(exporter, worker_info()).handlers(), reader, writer)
     return 0
 
 

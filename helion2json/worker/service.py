@@ -6,11 +6,12 @@ import importlib.metadata
 import os
 import platform
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from helion2json.worker.exporter import ModuleExporter
 from helion2json.worker.protocol import EXPORT, HELLO, PROTOCOL_VERSION, ExportRequest, WorkerInfo
+from helion2json.worker.rpc import INVALID_PARAMS, Handler, RpcError
 
 
 def resident_memory_mb() -> float:
@@ -28,6 +29,7 @@ def resident_memory_mb() -> float:
 
 
 def worker_info() -> WorkerInfo:
+    """The versions this worker runs and its device, for ``h2j/hello``."""
     from helion2json import __version__
     from helion2json.core.example_args import default_device
 
@@ -54,12 +56,10 @@ class WorkerService:
         return self._info.to_wire()
 
     def export(self, params: Any) -> dict[str, Any]:
-        from pygls.exceptions import JsonRpcInvalidParams
-
         try:
             request = ExportRequest.from_wire(params if isinstance(params, Mapping) else {})
         except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
+            raise RpcError(INVALID_PARAMS, str(exc)) from None
         result = self._exporter.export(request)
         self.requests += 1
         return {
@@ -67,5 +67,5 @@ class WorkerService:
             "worker": {"requests": self.requests, "rss_mb": resident_memory_mb()},
         }
 
-    def handlers(self) -> dict[str, Callable[[Any], dict[str, Any]]]:
+    def handlers(self) -> dict[str, Handler]:
         return {HELLO: self.hello, EXPORT: self.export}
