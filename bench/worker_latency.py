@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from h2j_lsp.cache import ExportCache
-from h2j_lsp.protocol import ExportRequest
 from h2j_lsp.worker_client import HostSettings, WorkerClient
+from helion2json.worker.protocol import ExportRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 

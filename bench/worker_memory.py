@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from h2j_lsp.cache import ExportCache
-from h2j_lsp.protocol import ExportRequest
 from h2j_lsp.worker_client import HostSettings, WorkerClient
+from helion2json.worker.protocol import ExportRequest
 
 ARGS = "torch.randn(16, 16), torch.randn(16, 16)"
 KERNEL = """\

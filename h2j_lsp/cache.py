@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from h2j_lsp.protocol import Dependency, ExportRequest, ExportResult
+from helion2json.worker.protocol import Dependency, ExportRequest, ExportResult
 
 # Failures that the same inputs reproduce exactly. Others depend on things outside the key:
 # a sibling module that failed to import, a timeout, the connection.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import KernelInfo, Span
-from h2j_lsp.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
+from helion2json.worker.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
 
 OUTPUT_SUFFIX = ".helion.json"
 

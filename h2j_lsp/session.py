@@ -25,16 +25,16 @@ from h2j_lsp.cache import ExportCache
 from h2j_lsp.discovery import KernelInfo, ScanResult, scan_source
 from h2j_lsp.golden import StaleGolden, stale_goldens
 from h2j_lsp.outputs import export_request
-from h2j_lsp.protocol import (
+from h2j_lsp.settings import InitOptions, Settings
+from h2j_lsp.text import SourceLines
+from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
+from helion2json.worker.protocol import (
     INFRASTRUCTURE_CODES,
     WORKER_FAILURE,
     ExportRequest,
     ExportResult,
     failure,
 )
-from h2j_lsp.settings import InitOptions, Settings
-from h2j_lsp.text import SourceLines
-from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
 
 UNTRUSTED_MESSAGE = (
     "h2j does not export kernels in an untrusted workspace: exporting runs the file's code. "

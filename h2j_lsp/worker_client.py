@@ -24,13 +24,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from cattrs import Converter
+from lsprotocol import converters
 from pygls.client import JsonRPCClient
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import run_async
-from pygls.protocol import JsonRPCProtocol
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCProtocol,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
 
 from h2j_lsp.cache import ExportCache
-from h2j_lsp.protocol import (
+from helion2json.worker.protocol import (
     EXPORT,
     HELLO,
     PROTOCOL_VERSION,
@@ -42,7 +49,6 @@ from h2j_lsp.protocol import (
     ExportResult,
     WorkerInfo,
     failure,
-    json_rpc_converter,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,11 +166,27 @@ class _WorkerGone(Exception):
     """The worker process ended (or its connection dropped) before answering."""
 
 
+def _json_rpc_converter() -> Converter:
+    """pygls' converter, but message params and results stay plain dicts.
+
+    pygls' default turns them into namedtuples, which would lose keys that are not
+    identifiers and cost a conversion on every document.
+    """
+    converter = converters.get_converter()
+    for message_type in (JsonRPCRequestMessage, JsonRPCResponseMessage, JsonRPCNotification):
+        converter.register_structure_hook(message_type, _as_is)
+    return converter
+
+
+def _as_is(data: dict[str, Any], message_type: type) -> Any:
+    return message_type(**data)
+
+
 class _Rpc(JsonRPCClient):
     """pygls' JSON-RPC client over a worker process whose stderr is kept, not left to fill up."""
 
     def __init__(self) -> None:
-        super().__init__(protocol_cls=JsonRPCProtocol, converter_factory=json_rpc_converter)
+        super().__init__(protocol_cls=JsonRPCProtocol, converter_factory=_json_rpc_converter)
         self.exited = asyncio.Event()
         self.stderr_lines: deque[str] = deque(maxlen=_STDERR_LINES)
         self.stderr_done = asyncio.Event()

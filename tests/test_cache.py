@@ -12,14 +12,14 @@ import pytest
 import pytest_asyncio
 
 from h2j_lsp.cache import ExportCache, cacheable
-from h2j_lsp.protocol import (
+from h2j_lsp.worker_client import HostSettings, WorkerClient
+from helion2json.worker.protocol import (
     Dependency,
     ExportDiagnostic,
     ExportRequest,
     ExportResult,
     failure,
 )
-from h2j_lsp.worker_client import HostSettings, WorkerClient
 
 ARGS = "torch.randn(8, 8), torch.randn(8, 8)"
 VERSIONS = {"torch": "2.13.0", "helion": "1.5.1", "helion2json": "0.1.0", "device": "cpu"}

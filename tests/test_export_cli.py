@@ -358,7 +358,8 @@ def _validate_sarif(log: object, schema: dict[str, object]) -> None:
 def test_the_client_side_never_imports_torch_or_helion() -> None:
     probe = (
         "import sys, json, pathlib, tempfile\n"
-        "from h2j_lsp import cache, protocol, worker_client\n"
+        "from h2j_lsp import cache, worker_client\n"
+        "from helion2json.worker import protocol  # noqa: F401\n"
         "from h2j_lsp import ci as export_cli\n"
         "document = json.loads(pathlib.Path('helion2json/tests/data/contract_matmul.json')"
         ".read_text())\n"

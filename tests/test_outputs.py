@@ -12,8 +12,8 @@ from h2j_lsp.ci.run import finish_job
 from h2j_lsp.discovery import scan_source
 from h2j_lsp.features.report import problems
 from h2j_lsp.outputs import export_request
-from h2j_lsp.protocol import ExportDiagnostic, ExportResult
 from h2j_lsp.session import Document, EditorText, KernelResults
+from helion2json.worker.protocol import ExportDiagnostic, ExportResult
 
 TEXT = """\
 import helion

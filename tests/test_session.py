@@ -15,10 +15,10 @@ import pytest
 from h2j_lsp import golden
 from h2j_lsp.features.golden_check import golden_actions, golden_problems
 from h2j_lsp.features.model import SOURCE, ClientDiagnostic
-from h2j_lsp.protocol import ExportRequest, ExportResult
 from h2j_lsp.session import Document, EditorText, Session, StateListener
 from h2j_lsp.settings import InitOptions, Settings
 from h2j_lsp.worker_client import HostSettings, WorkerState
+from helion2json.worker.protocol import ExportRequest, ExportResult
 
 KERNELS = """\
 import helion

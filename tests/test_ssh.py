@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 from sshd_server import SshServer, free_port
 
-from h2j_lsp.protocol import TRANSPORT, ExportRequest, ExportResult
 from h2j_lsp.worker_client import HostSettings, WorkerClient
+from helion2json.worker.protocol import TRANSPORT, ExportRequest, ExportResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

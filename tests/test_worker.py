@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from h2j_lsp.protocol import (
+from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState, describe_exit
+from helion2json.worker.protocol import (
     MODULE_ERROR,
     TIMEOUT,
     WORKER_FAILURE,
     ExportRequest,
     ExportResult,
 )
-from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState, describe_exit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -15,8 +15,8 @@ from h2j_lsp.ci.formats import FORMATS, emit
 from h2j_lsp.ci.model import EXIT_ERROR, EXIT_FAILED, EXIT_OK, PROG, Report, Run, UsageError
 from h2j_lsp.ci.plan import find_sources, plan_exports
 from h2j_lsp.ci.run import export_plan, summarize
-from h2j_lsp.protocol import TRANSPORT
 from h2j_lsp.worker_client import HostSettings
+from helion2json.worker.protocol import TRANSPORT
 
 
 def build_parser() -> argparse.ArgumentParser:

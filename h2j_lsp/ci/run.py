@@ -16,8 +16,8 @@ from h2j_lsp.ci.model import Job, Outcome, Plan, Report, Run, Severity, Summary
 from h2j_lsp.ci.plan import display_path, report_at
 from h2j_lsp.golden import compare_with_golden, read_golden
 from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
-from h2j_lsp.protocol import ExportDiagnostic, ExportResult
 from h2j_lsp.worker_client import HostSettings, WorkerPool
+from helion2json.worker.protocol import ExportDiagnostic, ExportResult
 
 
 class Progress:

@@ -9,8 +9,8 @@ from typing import Any
 
 from h2j_lsp.discovery import KernelInfo
 from h2j_lsp.outputs import output_name, output_path, write_document
-from h2j_lsp.protocol import ExportResult
 from h2j_lsp.session import Document, Session
+from helion2json.worker.protocol import ExportResult
 
 PREVIEW_JSON = "h2j.lsp.previewJson"
 EXPORT_KERNEL = "h2j.lsp.exportKernel"

@@ -12,8 +12,8 @@ from typing import Any
 from h2j_lsp.discovery import KernelInfo
 from h2j_lsp.features.model import Problem
 from h2j_lsp.outputs import InOtherFile, OnExportedLine, place
-from h2j_lsp.protocol import ExportDiagnostic, ExportResult
 from h2j_lsp.session import Document, KernelResults
+from helion2json.worker.protocol import ExportDiagnostic, ExportResult
 
 
 def problems(document: Document, kernel: KernelInfo) -> list[Problem]:

@@ -1,9 +1,8 @@
-"""``python -m helion2json.worker``: the persistent exporter process behind ``h2j-lsp``.
+"""Executes the editor's text of a file as a fresh module and exports one of its kernels.
 
-torch and helion are imported once, at start; each request then executes the editor's text
-of a file as a fresh module, binds one kernel on one example and answers the JSON document or
-diagnostics placed on source lines. The worker speaks JSON-RPC (pygls' implementation) on the
-stdin/stdout it was started with; see ``h2j_lsp.protocol`` for the messages.
+torch and helion are imported once, when the :class:`ModuleExporter` is made; each request
+then binds one kernel on one example and answers the JSON document or diagnostics placed on
+source lines.
 
 Nothing a request does may change a later answer: modules the request imported from the
 user's files are forgotten afterwards (an edited sibling module is read again next time), and
@@ -15,42 +14,31 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
-import importlib.metadata
 import linecache
 import logging
 import os
-import platform
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 import traceback
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
-from h2j_lsp.protocol import (
-    EXPORT,
-    HELLO,
+from helion2json.core.errors import ArgumentError, ExportError, SourceLocation
+from helion2json.worker.protocol import (
     MODULE_ERROR,
-    PROTOCOL_VERSION,
     Dependency,
     ExportDiagnostic,
     ExportRequest,
     ExportResult,
-    WorkerInfo,
 )
-from helion2json.core.errors import ArgumentError, ExportError, SourceLocation
 
 logger = logging.getLogger("helion2json.worker")
 
-# The exit status when the process that started the worker went away mid-request: over SSH
-# nothing else would stop a worker stuck in user code once the connection dropped.
-EXIT_ORPHANED = 3
-_PARENT_POLL_S = 0.5
 _ARGS_FILENAME = "<h2j args>"
 
 # Kernels bound at start-up, so that helion's and torch's first-use costs (lazy imports,
@@ -415,129 +403,3 @@ def _module_file(module: types.ModuleType | None) -> str | None:
 def _sha256(path: str) -> str:
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
-
-
-def resident_memory_mb() -> float:
-    """This process's resident set size in MiB."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        import resource
-
-        # No /proc (macOS): the peak is the best available figure; macOS counts bytes.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def worker_info() -> WorkerInfo:
-    from helion2json import __version__
-    from helion2json.core.example_args import default_device
-
-    return WorkerInfo(
-        protocol=PROTOCOL_VERSION,
-        python=platform.python_version(),
-        torch=importlib.metadata.version("torch"),
-        helion=importlib.metadata.version("helion"),
-        helion2json=__version__,
-        device=default_device(),
-        pid=os.getpid(),
-    )
-
-
-def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
-    """Keep the real stdin/stdout for the protocol; user code gets /dev/null and stderr.
-
-    Both the Python objects and file descriptors 0 and 1 are redirected, because C
-    extensions write to fd 1 directly.
-    """
-    sys.stdout.flush()
-    protocol_in = os.fdopen(os.dup(0), "rb")
-    protocol_out = os.fdopen(os.dup(1), "wb")
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)
-    return protocol_in, protocol_out
-
-
-def exit_when_orphaned(poll_s: float = _PARENT_POLL_S) -> None:
-    """Exit once the parent (the client, or sshd's session) is gone, even mid-request."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(EXIT_ORPHANED)
-
-    threading.Thread(target=watch, name="h2j-parent-watch", daemon=True).start()
-
-
-class WorkerService:
-    """The JSON-RPC handlers, with the bookkeeping the client reads from every answer."""
-
-    def __init__(self, exporter: ModuleExporter, info: WorkerInfo) -> None:
-        self._exporter = exporter
-        self._info = info
-        self.requests = 0
-
-    def hello(self, params: Any) -> dict[str, Any]:
-        return self._info.to_wire()
-
-    def export(self, params: Any) -> dict[str, Any]:
-        from pygls.exceptions import JsonRpcInvalidParams
-
-        try:
-            request = ExportRequest.from_wire(params if isinstance(params, Mapping) else {})
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        result = self._exporter.export(request)
-        self.requests += 1
-        return {
-            "result": result.to_wire(),
-            "worker": {"requests": self.requests, "rss_mb": resident_memory_mb()},
-        }
-
-    def handlers(self) -> dict[str, Callable[[Any], dict[str, Any]]]:
-        return {HELLO: self.hello, EXPORT: self.export}
-
-
-def serve(service: WorkerService, reader: BinaryIO, writer: BinaryIO) -> None:
-    """Answer requests until the client closes the worker's stdin."""
-    from pygls.io_ import StdoutWriter, run
-    from pygls.protocol import JsonRPCProtocol
-    from pygls.server import JsonRPCServer
-
-    from h2j_lsp.protocol import json_rpc_converter
-
-    server = JsonRPCServer(JsonRPCProtocol, json_rpc_converter)
-    for method, handler in service.handlers().items():
-        # pygls tags the function it registers, so each gets its own wrapper.
-        server.feature(method)(_plain(handler))
-    server.protocol.set_writer(StdoutWriter(writer))
-    # The synchronous loop runs each request on the main thread with no event loop around
-    # it, so user code is free to use asyncio and signals.
-    run(threading.Event(), reader, server.protocol, logger)
-
-
-def _plain(handler: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
-    def call(params: Any) -> dict[str, Any]:
-        return handler(params)
-
-    return call
-
-
-def main() -> int:
-    logging.basicConfig(level=logging.WARNING, format="h2j-worker: %(levelname)s: %(message)s")
-    reader, writer = claim_stdio()
-    exit_when_orphaned()
-    exporter = ModuleExporter()
-    exporter.warm_up()
-    serve(WorkerService(exporter, worker_info()), reader, writer)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,7 @@
-"""The messages between the language server (or ``h2j-lsp --export``) and the exporter worker.
+"""The messages between the exporter worker and its client (``h2j-lsp``, ``h2j-lsp --export``).
 
-The worker (``python -m helion2json.worker``) speaks JSON-RPC over its stdin/stdout with two
-methods:
+The worker (``python -m helion2json.worker``) speaks JSON-RPC 2.0 over its stdin/stdout with
+two methods:
 
 - ``h2j/hello`` (no params) answers :class:`WorkerInfo`'s fields: the versions the worker runs
   and the device that ``DEVICE`` names in example arguments.
@@ -9,17 +9,14 @@ methods:
   "worker": {"requests": N, "rss_mb": M}}``: the :class:`ExportResult` and the worker's own
   bookkeeping, which the client uses to recycle a worker that grew too large.
 
-This module is shared by both sides and imports neither torch nor helion.
+This module is shared by both sides and needs only the standard library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from cattrs import Converter
+from typing import Any
 
 # Bumped whenever a message changes shape: a client refuses a worker of another version
 # (e.g. an older helion2json installed on the GPU host) with a clear message.
@@ -233,29 +230,6 @@ class WorkerInfo:
             device=str(data.get("device", "?")),
             pid=int(data.get("pid", 0)),
         )
-
-
-def json_rpc_converter() -> Converter:
-    """pygls' converter, but message params and results stay plain dicts.
-
-    pygls' default turns them into namedtuples, which would lose keys that are not
-    identifiers and cost a conversion on every document.
-    """
-    from lsprotocol import converters
-    from pygls.protocol import (
-        JsonRPCNotification,
-        JsonRPCRequestMessage,
-        JsonRPCResponseMessage,
-    )
-
-    converter = converters.get_converter()
-    for message_type in (JsonRPCRequestMessage, JsonRPCResponseMessage, JsonRPCNotification):
-        converter.register_structure_hook(message_type, _as_is)
-    return converter
-
-
-def _as_is(data: dict[str, Any], message_type: type) -> Any:
-    return message_type(**data)
 
 
 def _optional_int(value: Any) -> int | None:
