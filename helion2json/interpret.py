@@ -25,6 +25,8 @@ import torch
 from pydantic import ValidationError as PydanticValidationError
 
 from helion2json.core import expr as ex
+from helion2json.core.dtypes import dtype_label, torch_dtype
+from helion2json.core.errors import ElementTypeError
 from helion2json.core.schema import (
     AllocOp,
     AssignOp,
@@ -69,35 +71,11 @@ from helion2json.core.schema import (
 )
 
 __all__ = [
-    "ELEMENT_DTYPES",
     "InterpretError",
     "Tile",
     "dtype_of",
-    "element_type",
     "run_document",
 ]
-
-ELEMENT_DTYPES: dict[str, torch.dtype] = {
-    "i1": torch.bool,
-    "i8": torch.int8,
-    "i16": torch.int16,
-    "i32": torch.int32,
-    "i64": torch.int64,
-    "ui8": torch.uint8,
-    "f16": torch.float16,
-    "bf16": torch.bfloat16,
-    "f32": torch.float32,
-    "f64": torch.float64,
-    "f8E4M3FN": torch.float8_e4m3fn,
-    "f8E5M2": torch.float8_e5m2,
-    "f8E4M3FNUZ": torch.float8_e4m3fnuz,
-    "f8E5M2FNUZ": torch.float8_e5m2fnuz,
-    "complex64": torch.complex64,
-    "complex128": torch.complex128,
-}
-for _name, _elem in (("uint16", "ui16"), ("uint32", "ui32"), ("uint64", "ui64")):
-    if hasattr(torch, _name):
-        ELEMENT_DTYPES[_elem] = getattr(torch, _name)
 
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 # The dtype of hl.tile.index: Helion's index dtype, int32 unless a tensor needs 64-bit indices.
@@ -135,9 +113,9 @@ class InterpretError(Exception):
 def dtype_of(elem: str) -> torch.dtype:
     """The torch dtype of an element-type string (``"f32"`` → ``torch.float32``)."""
     try:
-        return ELEMENT_DTYPES[elem]
-    except KeyError:
-        raise InterpretError(f"unknown element type {elem!r}") from None
+        return torch_dtype(elem)
+    except ElementTypeError as exc:
+        raise InterpretError(exc.message) from None
 
 
 @dataclass(frozen=True)
@@ -950,17 +928,12 @@ def _convert_floating(value: Any, dtype: torch.dtype) -> Any:
 
 
 def _check_matmul_types(operands: Sequence[Any]) -> None:
-    types = [element_type(t.dtype) for t in operands if isinstance(t, torch.Tensor)]
+    types = [dtype_label(t.dtype) for t in operands if isinstance(t, torch.Tensor)]
     if len(set(types)) > 1:
         raise InterpretError(
             f"operands of element types {', '.join(types)}: ATen multiplies matrices of one "
             "element type, and the op has no operand_dtype saying which one to compute in"
         )
-
-
-def element_type(dtype: torch.dtype) -> str:
-    """The element-type string of a torch dtype (``torch.float32`` → ``"f32"``)."""
-    return next((elem for elem, known in ELEMENT_DTYPES.items() if known == dtype), str(dtype))
 
 
 def _defined(block: list[_Node]) -> frozenset[str]:
@@ -1223,7 +1196,7 @@ def run_document(
             declared = ret.type.tensor
             if value.dim() != len(declared.shape) or value.dtype != dtype_of(declared.elem):
                 raise InterpretError(
-                    f"return value {position} is a {value.dim()}-d {element_type(value.dtype)} "
+                    f"return value {position} is a {value.dim()}-d {dtype_label(value.dtype)} "
                     f"tensor; rets[{position}] declares {len(declared.shape)}-d {declared.elem}"
                 )
     return list(returned)

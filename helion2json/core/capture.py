@@ -31,6 +31,7 @@ from packaging.version import Version
 from torch.fx import Graph, Node
 
 from helion2json.core import expr as ex
+from helion2json.core.dtypes import element_type
 from helion2json.core.errors import (
     ArgumentError,
     ExportError,
@@ -43,28 +44,6 @@ from helion2json.core.errors import (
 from helion2json.core.host import HostEvaluator, HostFactory, HostValue
 
 SUPPORTED_HELION = SpecifierSet(">=1.4.0,<1.6")
-
-_DTYPES: dict[torch.dtype, str] = {
-    torch.bool: "i1",
-    torch.int8: "i8",
-    torch.int16: "i16",
-    torch.int32: "i32",
-    torch.int64: "i64",
-    torch.uint8: "ui8",
-    torch.float16: "f16",
-    torch.bfloat16: "bf16",
-    torch.float32: "f32",
-    torch.float64: "f64",
-    torch.float8_e4m3fn: "f8E4M3FN",
-    torch.float8_e5m2: "f8E5M2",
-    torch.float8_e4m3fnuz: "f8E4M3FNUZ",
-    torch.float8_e5m2fnuz: "f8E5M2FNUZ",
-    torch.complex64: "complex64",
-    torch.complex128: "complex128",
-}
-for _name, _elem in (("uint16", "ui16"), ("uint32", "ui32"), ("uint64", "ui64")):
-    if hasattr(torch, _name):
-        _DTYPES[getattr(torch, _name)] = _elem
 
 # Where the recorder below keeps a node's arguments as traced (see _record_traced_arguments).
 TRACED_ARGUMENTS_META = "helion2json_traced_arguments"
@@ -81,15 +60,6 @@ def check_helion_version() -> None:
             f"helion {installed} is installed, but this exporter reads the device IR of "
             f"helion {SUPPORTED_HELION}; install a supported helion release"
         )
-
-
-def element_type(dtype: torch.dtype, where: SourceLocation | None = None) -> str:
-    try:
-        return _DTYPES[dtype]
-    except KeyError:
-        raise UnsupportedError(
-            f"element type {dtype} has no spelling in the format", location=where
-        ) from None
 
 
 def scalar_json(value: Any) -> Any:

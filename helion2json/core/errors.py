@@ -92,6 +92,10 @@ class UnsupportedError(ExportError):
     code = "unsupported"
 
 
+class ElementTypeError(UnsupportedError):
+    """A torch dtype the format has no element type for, or a name that is no element type."""
+
+
 class IRStructureError(ExportError):
     """The device IR lacks a structure the exporter relies on (a tile loop, a store)."""
 

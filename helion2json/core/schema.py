@@ -17,53 +17,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from pydantic import ValidationError as PydanticValidationError
 
+from helion2json.core.dtypes import ElementType
 from helion2json.core.errors import SourceLocation, ValidationError
 from helion2json.core.expr import Dim, ExprSyntaxError, Ref, Size, parse_expr, walk
 
 FORMAT_VERSION = 1
 
-ELEMENT_TYPES = (
-    "i1",
-    "i8",
-    "i16",
-    "i32",
-    "i64",
-    "ui8",
-    "ui16",
-    "ui32",
-    "ui64",
-    "f16",
-    "bf16",
-    "f32",
-    "f64",
-    "f8E4M3FN",
-    "f8E5M2",
-    "f8E4M3FNUZ",
-    "f8E5M2FNUZ",
-    "complex64",
-    "complex128",
-)
-ElementType = Literal[
-    "i1",
-    "i8",
-    "i16",
-    "i32",
-    "i64",
-    "ui8",
-    "ui16",
-    "ui32",
-    "ui64",
-    "f16",
-    "bf16",
-    "f32",
-    "f64",
-    "f8E4M3FN",
-    "f8E5M2",
-    "f8E4M3FNUZ",
-    "f8E5M2FNUZ",
-    "complex64",
-    "complex128",
-]
 ScalarType = Literal["f64", "i64", "i1"]
 
 # A name defined by an op or an argument. Expressions are ints or grammar strings.

@@ -29,8 +29,9 @@ from typing import Any, Literal
 
 import torch
 
+from helion2json.core.dtypes import dtype_label
 from helion2json.core.errors import ArgumentError, ExportError
-from helion2json.interpret import InterpretError, element_type, run_document
+from helion2json.interpret import InterpretError, run_document
 
 __all__ = [
     "COMPILED_REFERENCE",
@@ -198,7 +199,7 @@ def compare_tensors(
             False,
             math.inf,
             math.inf,
-            f"dtype {element_type(actual.dtype)}, reference {element_type(expected.dtype)}",
+            f"dtype {dtype_label(actual.dtype)}, reference {dtype_label(expected.dtype)}",
         )
     if actual.numel() == 0:
         return True, 0.0, 0.0, None
@@ -233,7 +234,7 @@ def _check(
     use_rtol = default_rtol if rtol is None else rtol
     ok, max_abs, max_rel, message = compare_tensors(actual, expected, use_atol, use_rtol)
     return OutputCheck(
-        index, ok, max_abs, max_rel, use_atol, use_rtol, element_type(actual.dtype), label, message
+        index, ok, max_abs, max_rel, use_atol, use_rtol, dtype_label(actual.dtype), label, message
     )
 
 
