@@ -15,11 +15,12 @@ is skipped.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from pydantic import ValidationError as PydanticValidationError
@@ -27,48 +28,50 @@ from pydantic import ValidationError as PydanticValidationError
 from helion2json.core import expr as ex
 from helion2json.core.dtypes import dtype_label, torch_dtype
 from helion2json.core.errors import ElementTypeError
-from helion2json.core.schema import (
+from helion2json.core.format_types import (
+    AtIndex,
+    ExprOperand,
+    FullIndex,
+    IndexEntry,
+    Loc,
+    NewAxisIndex,
+    SliceOperand,
+    SliceSpec,
+    TensorIndex,
+    TensorTypeBox,
+    TileIndex,
+)
+from helion2json.core.ops import (
+    TORCH,
     AllocOp,
     AssignOp,
     AssociativeScanOp,
-    AtIndex,
     AtomicOp,
     BarrierOp,
     CombineFunction,
     DotOp,
-    ElseOp,
-    ExprOperand,
-    FullIndex,
     FullOp,
-    Func,
     IfBeginOp,
-    IfEndOp,
-    IndexEntry,
     JoinOp,
     LoadOp,
-    Loc,
     MaskToOp,
-    NewAxisIndex,
     ReduceOp,
     RegisterBlockSizeOp,
     ReturnOp,
     ScanOp,
-    SliceOperand,
-    SliceSpec,
     SplitOp,
     StoreOp,
     StoreSliceOp,
     SubscriptOp,
-    TensorIndex,
-    TensorTypeBox,
     TileBeginOp,
-    TileEndOp,
-    TileIndex,
     TilePropertyOp,
     TorchOp,
     ZerosOp,
-    validate_spec,
+    merged_names,
+    result_names,
+    spec_of,
 )
+from helion2json.core.schema import Func, validate_spec
 
 __all__ = [
     "InterpretError",
@@ -171,7 +174,7 @@ class _Env:
 class _Step:
     index: int
     op: Any
-    run: Callable[[Any], None]
+    run: Callable[[], None]
 
 
 @dataclass
@@ -285,6 +288,40 @@ def _torch_plan(op: TorchOp) -> _TorchPlan:
     return _TorchPlan(overload, tuple(params), result_count, matmul)
 
 
+# ------------------------------------------------------------------ executors
+
+
+@dataclass(frozen=True)
+class _Executor:
+    # (interpreter, op) -> None, or (interpreter, op, plan) -> None with a ``plan``.
+    run: Callable[..., None]
+    # Work done once, when the program is built: it fails there, before anything runs.
+    plan: Callable[[Any, Any], Any] | None
+
+
+# The executor of each op name of the registry (``helion2json.core.ops``) that is not
+# structure: tile loops and ifs are the program tree's nodes.
+EXECUTORS: dict[str, _Executor] = {}
+
+
+def executes(
+    *op_names: str, plan: Callable[[Any, Any], Any] | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``run`` as the executor of ``op_names``, each an op of the registry."""
+
+    def register(run: Callable[..., None]) -> Callable[..., None]:
+        for name in op_names:
+            spec = spec_of(name)
+            if spec is None or spec.name != name:
+                raise ValueError(f"{name!r} is not an op of the format's registry")
+            if name in EXECUTORS:
+                raise ValueError(f"{name!r} has two executors")
+            EXECUTORS[name] = _Executor(run, plan)
+        return run
+
+    return register
+
+
 # ------------------------------------------------------------------ the interpreter
 
 
@@ -312,62 +349,39 @@ class _Interpreter:
 
     def build_op(self, index: int, op: Any, stack: list[tuple[Any, list[_Node]]]) -> None:
         current = stack[-1][1]
-        if isinstance(op, TileBeginOp):
-            loop = _Loop(index, op, [])
-            current.append(loop)
-            stack.append((loop, loop.body))
-        elif isinstance(op, IfBeginOp):
-            branch = _If(index, op, [], [])
-            current.append(branch)
-            stack.append((branch, branch.then))
-        elif isinstance(op, ElseOp):
-            opened = stack.pop()[0]
-            if not isinstance(opened, _If):
-                raise InterpretError("hl.if.else outside an if region")
-            stack.append((opened, opened.orelse))
-        elif isinstance(op, TileEndOp | IfEndOp):
-            opened = stack.pop()[0]
-            expected = _Loop if isinstance(op, TileEndOp) else _If
-            if not isinstance(opened, expected):
-                raise InterpretError(f"{op.op} does not close the innermost region")
-            if isinstance(opened, _If):
-                opened.merged = _defined(opened.then) & _defined(opened.orelse)
-        else:
+        spec = spec_of(op.op)
+        region = spec.region if spec is not None else None
+        if region is None:
             current.append(_Step(index, op, self.step(op)))
+        elif region.role == "begin":
+            opened: _Loop | _If = (
+                _Loop(index, op, []) if region.kind == "hl.tile" else _If(index, op, [], [])
+            )
+            current.append(opened)
+            stack.append((opened, opened.body if isinstance(opened, _Loop) else opened.then))
+        elif region.role == "else":
+            innermost = stack.pop()[0]
+            if not isinstance(innermost, _If):
+                raise InterpretError("hl.if.else outside an if region")
+            stack.append((innermost, innermost.orelse))
+        else:
+            innermost = stack.pop()[0]
+            expected = _Loop if region.kind == "hl.tile" else _If
+            if not isinstance(innermost, expected):
+                raise InterpretError(f"{op.op} does not close the innermost region")
+            if isinstance(innermost, _If):
+                innermost.merged = merged_names(
+                    _defined(innermost.then), _defined(innermost.orelse)
+                )
 
-    def step(self, op: Any) -> Callable[[Any], None]:
-        handlers: list[tuple[type, Callable[[Any], None]]] = [
-            (AllocOp, self.op_alloc),
-            (ZerosOp, self.op_zeros),
-            (FullOp, self.op_full),
-            (LoadOp, self.op_load),
-            (StoreSliceOp, self.op_store_slice),
-            (StoreOp, self.op_store),
-            (AtomicOp, self.op_atomic),
-            (MaskToOp, self.op_mask_to),
-            (SubscriptOp, self.op_subscript),
-            (TilePropertyOp, self.op_tile_property),
-            (RegisterBlockSizeOp, self.op_register_block_size),
-            (DotOp, self.op_dot),
-            (SplitOp, self.op_split),
-            (JoinOp, self.op_join),
-            (ScanOp, self.op_scan),
-            (AssignOp, self.op_assign),
-            (BarrierOp, self.op_barrier),
-            (ReturnOp, self.op_return),
-        ]
-        for model, handler in handlers:
-            if isinstance(op, model):
-                return handler
-        if isinstance(op, TorchOp):
-            plan = _torch_plan(op)
-            return lambda o: self.op_torch(o, plan)
-        if isinstance(op, ReduceOp | AssociativeScanOp):
-            combine = self.combine(op.combine)
-            if isinstance(op, ReduceOp):
-                return lambda o: self.op_reduce(o, combine)
-            return lambda o: self.op_associative_scan(o, combine)
-        raise InterpretError("the interpreter does not implement this op")
+    def step(self, op: Any) -> Callable[[], None]:
+        spec = spec_of(op.op)
+        executor = EXECUTORS.get(spec.name) if spec is not None else None
+        if executor is None:
+            raise InterpretError("the interpreter does not implement this op")
+        if executor.plan is None:
+            return functools.partial(executor.run, self, op)
+        return functools.partial(executor.run, self, op, executor.plan(self, op))
 
     @staticmethod
     def located(exc: InterpretError, index: int, op: Any) -> InterpretError:
@@ -380,7 +394,7 @@ class _Interpreter:
         for node in nodes:
             try:
                 if isinstance(node, _Step):
-                    node.run(node.op)
+                    node.run()
                 elif isinstance(node, _Loop):
                     self.run_loop(node)
                 else:
@@ -576,6 +590,7 @@ class _Interpreter:
         items = self.index_items(entries, dst, clamp=clamp)
         return _take(linear, items)
 
+    @executes("hl.load")
     def op_load(self, op: LoadOp) -> None:
         mask = self.mask(op.mask)
         if op.slice is not None:
@@ -595,6 +610,7 @@ class _Interpreter:
             return torch.tensor(bool(value), device=self.device)
         return value.to(torch.bool)
 
+    @executes("hl.store_slice")
     def op_store_slice(self, op: StoreSliceOp) -> None:
         dst = self.host_tensor(op.dst)
         src = self.operand(op.src)
@@ -623,6 +639,7 @@ class _Interpreter:
             value = torch.where(mask, value, target)
         target.copy_(value)
 
+    @executes("hl.store")
     def op_store(self, op: StoreOp) -> None:
         dst = self.host_tensor(op.dst)
         src = self.operand(op.src)
@@ -639,6 +656,7 @@ class _Interpreter:
         selected = mask.broadcast_to(positions.shape)
         _write_linear(dst, positions[selected], values[selected])
 
+    @executes(*get_args(AtomicOp.model_fields["op"].annotation))
     def op_atomic(self, op: AtomicOp) -> None:
         dst = self.host_tensor(op.dst)
         positions = self.positions(dst, op.index, clamp=False)
@@ -655,6 +673,7 @@ class _Interpreter:
     def shape(self, exprs: Sequence[ex.Expr]) -> list[int]:
         return [self.int_expr(e) for e in exprs]
 
+    @executes("hl.alloc")
     def op_alloc(self, op: AllocOp) -> None:
         dtype = dtype_of(op.dtype)
         shape = self.shape(op.shape)
@@ -666,10 +685,12 @@ class _Interpreter:
             fill = _NON_FINITE.get(op.fill, op.fill) if isinstance(op.fill, str) else op.fill
         self.define(op.result, torch.full(shape, fill, dtype=dtype, device=self.device))
 
+    @executes("hl.zeros")
     def op_zeros(self, op: ZerosOp) -> None:
         dtype = dtype_of(op.dtype)
         self.define(op.result, torch.zeros(self.shape(op.shape), dtype=dtype, device=self.device))
 
+    @executes("hl.full")
     def op_full(self, op: FullOp) -> None:
         value = self.operand(op.value)
         if isinstance(value, torch.Tensor):
@@ -681,13 +702,16 @@ class _Interpreter:
             op.result, torch.full(self.shape(op.shape), value, dtype=dtype, device=self.device)
         )
 
+    @executes("hl.mask_to")
     def op_mask_to(self, op: MaskToOp) -> None:
         # Tiles are clamped to their extents, so no element lies outside them.
         self.define(op.result, self.env.get(op.src))
 
+    @executes("hl.assign")
     def op_assign(self, op: AssignOp) -> None:
         self.define(op.result, self.operand(op.src))
 
+    @executes("hl.subscript")
     def op_subscript(self, op: SubscriptOp) -> None:
         src = self.tensor_operand(op.src, "the subscripted value")
         if any(isinstance(entry, TileIndex) for entry in op.index):
@@ -697,6 +721,7 @@ class _Interpreter:
         items = self.index_items(op.index, None, clamp=False)
         self.define(op.result, _take(src, items))
 
+    @executes(*get_args(TilePropertyOp.model_fields["op"].annotation))
     def op_tile_property(self, op: TilePropertyOp) -> None:
         tile = self.tile(op.tile)
         value: Any
@@ -714,9 +739,11 @@ class _Interpreter:
             value = -(-(tile.end - tile.begin) // tile.block)
         self.define(op.result, value)
 
+    @executes("hl.register_block_size")
     def op_register_block_size(self, op: RegisterBlockSizeOp) -> None:
         self.define(op.result, self.int_expr(op.size))
 
+    @executes("hl.dot")
     def op_dot(self, op: DotOp) -> None:
         if len(op.args) not in (2, 3):
             raise InterpretError(f"hl.dot takes 2 or 3 args (a, b, acc), got {len(op.args)}")
@@ -725,6 +752,7 @@ class _Interpreter:
         acc = self.tensor_operand(op.args[2], "args[2]") if len(op.args) == 3 else None
         self.define(op.result, _dot(a, b, acc, op.out_dtype, op.dtype))
 
+    @executes("hl.split")
     def op_split(self, op: SplitOp) -> None:
         src = self.tensor_operand(op.src, "src")
         if src.shape[-1] != len(op.result):
@@ -734,10 +762,12 @@ class _Interpreter:
         for name, part in zip(op.result, torch.unbind(src, dim=-1), strict=True):
             self.define(name, part)
 
+    @executes("hl.join")
     def op_join(self, op: JoinOp) -> None:
         parts = [self.tensor_operand(arg, f"args[{i}]") for i, arg in enumerate(op.args)]
         self.define(op.result, torch.stack(torch.broadcast_tensors(*parts), dim=-1))
 
+    @executes("hl.cumsum", "hl.cumprod")
     def op_scan(self, op: ScanOp) -> None:
         src = self.tensor_operand(op.src, "src")
         scan = torch.cumsum if op.op == "hl.cumsum" else torch.cumprod
@@ -777,6 +807,7 @@ class _Interpreter:
             raise InterpretError(f"{len(values)} args for {count} results")
         return list(torch.broadcast_tensors(*values))
 
+    @executes("hl.reduce", plan=lambda interpreter, op: interpreter.combine(op.combine))
     def op_reduce(self, op: ReduceOp, combine: _Combine) -> None:
         values = self.combine_args(op.args, len(op.result))
         shape = values[0].shape
@@ -806,6 +837,7 @@ class _Interpreter:
         for name, value in zip(op.result, results, strict=True):
             self.define(name, value)
 
+    @executes("hl.associative_scan", plan=lambda interpreter, op: interpreter.combine(op.combine))
     def op_associative_scan(self, op: AssociativeScanOp, combine: _Combine) -> None:
         values = self.combine_args(op.args, len(op.result))
         dim = op.dim % max(values[0].dim(), 1)
@@ -831,14 +863,17 @@ class _Interpreter:
         for name, value in zip(op.result, values, strict=True):
             self.define(name, value)
 
+    @executes("hl.barrier")
     def op_barrier(self, op: BarrierOp) -> None:
         # Grid loops run to completion one after the other: the barrier always holds.
         del op
 
+    @executes("hl.return")
     def op_return(self, op: ReturnOp) -> None:
         self.returned = [self.env.get(name) for name in op.values]
 
     # -- torch math
+    @executes(TORCH, plan=lambda interpreter, op: _torch_plan(op))
     def op_torch(self, op: TorchOp, plan: _TorchPlan) -> None:
         tensors = iter(op.args)
         positional: list[Any] = []
@@ -943,11 +978,7 @@ def _defined(block: list[_Node]) -> frozenset[str]:
         if isinstance(node, _If):
             names |= node.merged
         elif isinstance(node, _Step):
-            result = getattr(node.op, "result", None)
-            if isinstance(result, str):
-                names.add(result)
-            elif isinstance(result, list):
-                names.update(result)
+            names.update(result_names(node.op))
     return frozenset(names)
 
 

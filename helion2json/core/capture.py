@@ -19,7 +19,7 @@ import importlib.metadata
 import inspect
 import math
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -42,6 +42,7 @@ from helion2json.core.errors import (
     relative_source_path,
 )
 from helion2json.core.host import HostEvaluator, HostFactory, HostValue
+from helion2json.core.ops import TORCH
 
 SUPPORTED_HELION = SpecifierSet(">=1.4.0,<1.6")
 
@@ -936,24 +937,14 @@ class KernelTranslator:
 
     # -- nodes
     def translate_node(self, node: Node, values: dict[Node, Value]) -> Value:
-        target = node.target
-        name = getattr(target, "__name__", str(target))
-        handler = _HANDLERS.get(name) if callable(target) else None
-        if handler is not None and _is_helion_op(target):
-            return handler(self, node, values)
-        if isinstance(target, torch._ops.OpOverload):
-            if target in (torch.ops.aten.sym_size.int, torch.ops.aten.sym_stride.int):
-                return SymValue(node.meta["val"])
-            return self.torch_op(node, target, values)
-        if target is operator.getitem:
-            return self.getitem(node, values)
-        if target in _SYM_OPERATORS:
-            return SymValue(node.meta["val"])
-        raise self.unsupported(
-            f"'{_describe_target(target)}' cannot be expressed in the format yet",
-            node,
-            op=_describe_target(target),
-        )
+        handler = HANDLERS.get(_target_key(node.target))
+        if handler is None:
+            raise self.unsupported(
+                f"'{_describe_target(node.target)}' cannot be expressed in the format yet",
+                node,
+                op=_describe_target(node.target),
+            )
+        return handler(self, node, values)
 
     def result_name(self, node: Node) -> str:
         if node in self.pending_names:
@@ -1587,27 +1578,106 @@ class KernelTranslator:
 
 # ----------------------------------------------------------- helion op handlers
 
+# Symbolic arithmetic on sizes: its value is the result's symbol.
+_SYM_OPERATORS = {
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.floordiv,
+    operator.truediv,
+    operator.mod,
+    operator.neg,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+}
+
 Handler = Callable[[KernelTranslator, Node, dict[Node, Value]], Value]
 
+# The handler of each target: a Helion function by name, ATen ops as TORCH_TARGET,
+# other callables (operator.getitem, symbolic arithmetic) as themselves.
+HANDLERS: dict[Hashable, Handler] = {}
+# The format ops each handler emits itself (ops of nested graphs are their handlers').
+EMITS: dict[Hashable, tuple[str, ...]] = {}
+# Every ATen op (``torch.ops.<namespace>.<name>.<overload>``).
+TORCH_TARGET = "<aten op>"
+# The ops the translator emits itself, whichever handler runs: the launch structure,
+# the assignments that merge values, the loads it deferred.
+TRANSLATOR_EMITS = (
+    "hl.register_block_size",
+    "hl.tile.begin",
+    "hl.tile.end",
+    "hl.assign",
+    "hl.load",
+    "hl.barrier",
+    "hl.return",
+)
 
+
+def handles(*targets: Hashable, emits: tuple[str, ...]) -> Callable[[Handler], Handler]:
+    """Register a handler for ``targets`` that emits the format ops ``emits``."""
+
+    def register(handler: Handler) -> Handler:
+        for target in targets:
+            if target in HANDLERS:
+                raise ValueError(f"{target!r} has two handlers")
+            HANDLERS[target] = handler
+            EMITS[target] = emits
+        return handler
+
+    return register
+
+
+def _target_key(target: Any) -> Hashable:
+    if not callable(target):
+        return None
+    if isinstance(target, torch._ops.OpOverload):
+        return TORCH_TARGET
+    if _is_helion_op(target):
+        return getattr(target, "__name__", None)
+    return target
+
+
+@handles(TORCH_TARGET, emits=(TORCH,))
+def _h_torch(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    target = node.target
+    assert isinstance(target, torch._ops.OpOverload)
+    if target in (torch.ops.aten.sym_size.int, torch.ops.aten.sym_stride.int):
+        return SymValue(node.meta["val"])
+    return t.torch_op(node, target, values)
+
+
+@handles(operator.getitem, emits=())
+def _h_getitem(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    return t.getitem(node, values)
+
+
+@handles("_get_symnode", *_SYM_OPERATORS, emits=())
 def _h_get_symnode(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return SymValue(node.meta["val"])
 
 
+@handles("_host_tensor", emits=("hl.alloc",))
 def _h_host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return t.host_tensor(node, values)
 
 
+@handles("_new_var", emits=())
 def _h_new_var(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return values[node.args[0]]  # type: ignore[index]
 
 
+@handles("_phi", emits=())
 def _h_phi(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     # Both inputs carry the same name (the loop-carried or merged variable); the
     # second is the value after the region.
     return values[node.args[1]]  # type: ignore[index]
 
 
+@handles("full", emits=("hl.zeros", "hl.full"))
 def _h_full(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     shape_arg, fill, dtype = node.args[0], node.args[1], node.args[2]
     shape = [t.operand_expr(_value(item, values), node) for item in shape_arg]  # type: ignore[union-attr]
@@ -1622,6 +1692,7 @@ def _h_full(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
     return Named(name)
 
 
+@handles("load", emits=("hl.subscript",))
 def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     tensor, index = node.args[0], node.args[1]
     extra_mask = node.args[2] if len(node.args) > 2 else None
@@ -1645,6 +1716,7 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
     return load
 
 
+@handles("store", emits=("hl.store_slice", "hl.store"))
 def _h_store(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     tensor, index, value = node.args[0], node.args[1], node.args[2]
     extra_mask = node.args[3] if len(node.args) > 3 else None
@@ -1667,6 +1739,19 @@ def _h_store(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Valu
     return None
 
 
+_ATOMICS = (
+    "atomic_add",
+    "atomic_and",
+    "atomic_or",
+    "atomic_xor",
+    "atomic_max",
+    "atomic_min",
+    "atomic_xchg",
+    "atomic_cas",
+)
+
+
+@handles(*_ATOMICS, emits=tuple(f"hl.{name}" for name in _ATOMICS))
 def _h_atomic(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     kind = getattr(node.target, "__name__", "atomic")
     tensor, index = node.args[0], node.args[1]
@@ -1698,6 +1783,7 @@ def _h_atomic(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Val
     return result
 
 
+@handles("_mask_to", emits=("hl.mask_to",))
 def _h_mask_to(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     src, other = node.args
     if node.users and all(
@@ -1719,6 +1805,10 @@ def _h_mask_to(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Va
     return Named(name)
 
 
+@handles(
+    "_for_loop",
+    emits=("hl.zeros", "hl.full", "hl.tile.begin", "hl.tile.end", TORCH),
+)
 def _h_for_loop(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     graph_id, begins, ends, carried = node.args
     graph_info = t.graphs[graph_id]  # type: ignore[index]
@@ -1764,6 +1854,7 @@ def _carried_names(
     return names
 
 
+@handles("_if", emits=("hl.if.begin", "hl.if.else", "hl.if.end"))
 def _h_if(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     test, if_id, else_id, if_args, else_args = node.args
     if_info = t.graphs[if_id]  # type: ignore[index]
@@ -1808,6 +1899,7 @@ def _h_if(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return BranchResults(merged + merged)
 
 
+@handles("tile_index", emits=("hl.tile.index",))
 def _h_tile_index(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     block = _tile_arg(t, node, values)
     name = t.result_name(node)
@@ -1823,6 +1915,7 @@ _TILE_PROPERTY_OPS = {
 }
 
 
+@handles(*_TILE_PROPERTY_OPS, emits=tuple(_TILE_PROPERTY_OPS.values()))
 def _h_tile_property(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     block = _tile_arg(t, node, values)
     name = t.result_name(node)
@@ -1840,6 +1933,7 @@ def _tile_arg(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Blo
     return block
 
 
+@handles("dot", emits=("hl.dot",))
 def _h_dot(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     lhs, rhs = node.args[0], node.args[1]
     acc = node.args[2] if len(node.args) > 2 else None
@@ -1859,6 +1953,7 @@ def _h_dot(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return Named(op["result"])
 
 
+@handles("split", emits=("hl.split",))
 def _h_split(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     names = t.output_names_of(node, 2)
     src = t.operand(values[node.args[0]], node)  # type: ignore[index]
@@ -1866,6 +1961,7 @@ def _h_split(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Valu
     return [Named(n) for n in names]
 
 
+@handles("join", emits=("hl.join",))
 def _h_join(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     args = [t.operand(_value(item, values), node) for item in node.args[:2]]
     name = t.result_name(node)
@@ -1873,6 +1969,7 @@ def _h_join(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
     return Named(name)
 
 
+@handles("subscript", emits=("hl.subscript",))
 def _h_subscript(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return _subscript(t, node, values[node.args[0]], node.args[1], values)  # type: ignore[index,arg-type]
 
@@ -1887,6 +1984,7 @@ def _subscript(
     return Named(name)
 
 
+@handles("_associative_scan", emits=("hl.cumsum", "hl.cumprod", "hl.associative_scan"))
 def _h_associative_scan(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     graph_id, inputs, dim = node.args[0], node.args[1], node.args[2]
     reverse = bool(node.args[3]) if len(node.args) > 3 else False
@@ -1913,6 +2011,7 @@ def _h_associative_scan(t: KernelTranslator, node: Node, values: dict[Node, Valu
     return [Named(n) for n in names] if is_tuple else Named(names[0])
 
 
+@handles("_reduce", emits=("hl.reduce",))
 def _h_reduce(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     graph_id, inputs = node.args[0], node.args[1]
     dim = node.args[2] if len(node.args) > 2 else None
@@ -1934,6 +2033,7 @@ def _h_reduce(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Val
     return [Named(n) for n in names] if is_tuple else Named(names[0])
 
 
+@handles("_gelu_erf", "_gelu_tanh_approx", emits=(TORCH,))
 def _h_gelu(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     """Helion keeps ``torch.nn.functional.gelu`` as one op of its own; it is ``torch.gelu``."""
     approximate = "tanh" if getattr(node.target, "__name__", "") == "_gelu_tanh_approx" else "none"
@@ -1944,49 +2044,12 @@ def _h_gelu(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
     return Named(name)
 
 
+@handles("_inductor_lowering_extra", emits=(TORCH,))
 def _h_lowering_extra(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     accumulator = t.accumulator_for(node)
     if accumulator is not None:
         return t.partial_of_split_reduction(node, accumulator, values)
     return LoweringExtra(node)
-
-
-_HANDLERS: dict[str, Handler] = {
-    "_get_symnode": _h_get_symnode,
-    "_host_tensor": _h_host_tensor,
-    "_new_var": _h_new_var,
-    "_phi": _h_phi,
-    "full": _h_full,
-    "load": _h_load,
-    "store": _h_store,
-    "_mask_to": _h_mask_to,
-    "_for_loop": _h_for_loop,
-    "_if": _h_if,
-    "tile_index": _h_tile_index,
-    **dict.fromkeys(_TILE_PROPERTY_OPS, _h_tile_property),
-    **dict.fromkeys(
-        (
-            "atomic_add",
-            "atomic_and",
-            "atomic_or",
-            "atomic_xor",
-            "atomic_max",
-            "atomic_min",
-            "atomic_xchg",
-            "atomic_cas",
-        ),
-        _h_atomic,
-    ),
-    "dot": _h_dot,
-    "split": _h_split,
-    "join": _h_join,
-    "subscript": _h_subscript,
-    "_associative_scan": _h_associative_scan,
-    "_reduce": _h_reduce,
-    "_inductor_lowering_extra": _h_lowering_extra,
-    "_gelu_erf": _h_gelu,
-    "_gelu_tanh_approx": _h_gelu,
-}
 
 
 def _host_target(t: KernelTranslator, node: Node, value: Value, op: str) -> TensorRef:
@@ -2152,23 +2215,6 @@ def _describe_target(target: Any) -> str:
     if module.startswith("helion.language"):
         return f"hl.{name.lstrip('_')}"
     return f"{module}.{name}" if module else name
-
-
-_SYM_OPERATORS = {
-    operator.add,
-    operator.sub,
-    operator.mul,
-    operator.floordiv,
-    operator.truediv,
-    operator.mod,
-    operator.neg,
-    operator.lt,
-    operator.le,
-    operator.gt,
-    operator.ge,
-    operator.eq,
-    operator.ne,
-}
 
 
 def _value(raw: Any, values: dict[Node, Value]) -> Value:
