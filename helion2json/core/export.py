@@ -69,9 +69,11 @@ def torch_tensor_type() -> type:
 
 def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
     """``kernel.bind`` on the example arguments, with Helion's failures as ``BindError``."""
-    from helion2json.core.capture import check_helion_version
+    from helion2json.core.capture import helion_ir
 
-    check_helion_version()
+    helion_ir.check_helion_version()
+    # Before binding: Helion's IR keeps the operands a kernel was traced with only then.
+    helion_ir.install()
     fn = _kernel_function(kernel)
     name = fn.__name__
     try:
@@ -107,7 +109,8 @@ def export_bound(
     ``config`` is the chosen config; without one, the kernel's own fixed config
     or Helion's default is used (``configs.choose_config``).
     """
-    from helion2json.core.capture import ExportOptions, KernelTranslator
+    from helion2json.core.capture.translator import KernelTranslator
+    from helion2json.core.capture.values import ExportOptions
     from helion2json.core.configs import choose_config
 
     fn = bound.kernel.fn
