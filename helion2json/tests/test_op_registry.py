@@ -18,7 +18,7 @@ from helion2json import export_kernel
 from helion2json.core.capture.registry import EMITS, HANDLERS, TRANSLATOR_EMITS
 from helion2json.core.ops import OPS, TORCH, OpModel, spec_of
 from helion2json.core.schema import json_schema
-from helion2json.interpret import EXECUTORS, executes
+from helion2json.interpret.registry import EXECUTORS, executes
 from helion2json.tests.kernels import FAMILIES
 
 

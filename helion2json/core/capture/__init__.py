@@ -17,11 +17,4 @@ list of the JSON format (``docs/json-format.md``).
 """
 
 # The op families register their handlers when imported.
-from helion2json.core.capture import (  # noqa: F401
-    control,
-    host_values,
-    math_ops,
-    memory,
-    reductions,
-    tiles,
-)
+from helion2json.core.capture import control, host_values, math_ops, memory, reductions, tiles  # noqa: F401

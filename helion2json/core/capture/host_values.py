@@ -16,10 +16,7 @@ from helion2json.core.capture.registry import handles
 from helion2json.core.capture.symbols import bound_expr
 from helion2json.core.capture.values import SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
-from helion2json.core.errors import (
-    ArgumentError,
-    UnsupportedError,
-)
+from helion2json.core.errors import ArgumentError, UnsupportedError
 from helion2json.core.host import HostFactory, HostValue
 
 if TYPE_CHECKING:

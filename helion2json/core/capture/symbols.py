@@ -10,13 +10,7 @@ from torch.fx import Node
 
 from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import ir
-from helion2json.core.capture.values import (
-    Block,
-    SymValue,
-    Value,
-    concrete_int,
-    expr_of,
-)
+from helion2json.core.capture.values import Block, SymValue, Value, concrete_int, expr_of
 from helion2json.core.host import HostValue
 
 if TYPE_CHECKING:
