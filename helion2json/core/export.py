@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import tempfile
-import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,9 @@ from helion2json.core.errors import (
     NoBindingError,
     SourceLocation,
     ValidationError,
+    one_line,
     relative_source_path,
+    user_frame,
 )
 from helion2json.core.schema import FORMAT_VERSION, validate_spec
 
@@ -38,27 +39,6 @@ def _kernel_function(kernel: Any) -> Any:
 def _definition(fn: Any) -> SourceLocation:
     code = fn.__code__
     return SourceLocation(relative_source_path(code.co_filename), code.co_firstlineno, 0)
-
-
-def _user_frame(exc: BaseException, filename: str) -> SourceLocation | None:
-    """Where a bind failure points: Helion's own location, else the innermost user frame."""
-    location = getattr(exc, "location", None)
-    if location is not None and getattr(location, "lineno", None):
-        return SourceLocation(
-            relative_source_path(location.filename), location.lineno, location.colno or 0
-        )
-    found: SourceLocation | None = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename) == os.path.abspath(filename) and frame.lineno:
-            found = SourceLocation(
-                relative_source_path(frame.filename), frame.lineno, frame.colno or 0
-            )
-    return found
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def torch_tensor_type() -> type:
@@ -89,9 +69,9 @@ def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | No
     except ExportError:
         raise
     except Exception as exc:
-        location = _user_frame(exc, fn.__code__.co_filename) or _definition(fn)
+        location = user_frame(exc, fn.__code__.co_filename) or _definition(fn)
         raise BindError(
-            f"helion could not bind the kernel: {type(exc).__name__}: {_first_line(exc)}",
+            f"helion could not bind the kernel: {one_line(exc)}",
             kernel=name,
             location=location,
         ) from exc

@@ -12,6 +12,7 @@ import torch
 from pydantic import ValidationError as PydanticValidationError
 
 from helion2json.core import expr as ex
+from helion2json.core.errors import one_line
 from helion2json.core.format_types import ExprOperand, SliceOperand
 from helion2json.core.ops import IfBeginOp, TileBeginOp, merged_names, result_names, spec_of
 from helion2json.interpret.indexing import load_slice
@@ -164,10 +165,7 @@ class Interpreter:
             except InterpretError as exc:
                 raise self.located(exc, node.index, node.op) from None
             except (RuntimeError, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
-                first = (str(exc).strip().splitlines() or [""])[0]
-                raise self.located(
-                    InterpretError(f"{type(exc).__name__}: {first}"), node.index, node.op
-                ) from exc
+                raise self.located(InterpretError(one_line(exc)), node.index, node.op) from exc
 
     def run_loop(self, loop: _Loop) -> None:
         op = loop.op
