@@ -11,16 +11,13 @@ never a traceback (``--traceback`` shows it for bug reports).
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from helion2json.core.errors import ArgumentError, ExportError
+from helion2json.core.entry import add_entry_arguments, load_entry_and_arguments
+from helion2json.core.errors import ExportError
 
 PROG = "helion2json"
 
@@ -29,43 +26,6 @@ def _fail(message: str, status: int = 1) -> NoReturn:
     # One line, whatever the cause: users and CI logs read the first line.
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
     raise SystemExit(status)
-
-
-def load_entry(entry: str) -> tuple[ModuleType, Any]:
-    """``package.module:function`` or ``path/to/file.py:function``."""
-    module_part, sep, attribute = entry.rpartition(":")
-    if not sep or not module_part or not attribute:
-        raise ArgumentError(f"--entry {entry!r} must look like module:function")
-    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
-        path = Path(module_part)
-        if not path.is_file():
-            raise ArgumentError(f"--entry: no such file: {module_part}")
-        module = _import_file(path)
-    else:
-        if "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
-        try:
-            module = importlib.import_module(module_part)
-        except ImportError as exc:
-            raise ArgumentError(f"--entry: cannot import {module_part!r}: {exc}") from None
-    try:
-        kernel = getattr(module, attribute)
-    except AttributeError:
-        raise ArgumentError(f"--entry: module {module_part!r} has no {attribute!r}") from None
-    return module, kernel
-
-
-def _import_file(path: Path) -> ModuleType:
-    resolved = path.resolve()
-    # Sibling imports in the kernel's file resolve against its folder.
-    sys.path.insert(0, str(resolved.parent))
-    spec = importlib.util.spec_from_file_location(resolved.stem, resolved)
-    if spec is None or spec.loader is None:
-        raise ArgumentError(f"--entry: cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[resolved.stem] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _export_parser() -> argparse.ArgumentParser:
@@ -77,17 +37,7 @@ def _export_parser() -> argparse.ArgumentParser:
             "reference; 'helion2json schema' prints the JSON Schema."
         ),
     )
-    parser.add_argument(
-        "--entry", required=True, help="the kernel, as module:function or file.py:function"
-    )
-    parser.add_argument(
-        "--arg",
-        action="append",
-        default=[],
-        metavar="EXPR",
-        help="one example argument (repeat in order; NAME=EXPR passes it by keyword). "
-        "torch, helion, hl, DEVICE and the module's globals are in scope",
-    )
+    add_entry_arguments(parser)
     parser.add_argument("--module-name", default="helion_module", help="the JSON module's name")
     parser.add_argument("--out", help="write here (atomically) instead of standard output")
     parser.add_argument(
@@ -110,15 +60,13 @@ def _export_parser() -> argparse.ArgumentParser:
 def _export(argv: Sequence[str]) -> int:
     options = _export_parser().parse_args(argv)
     try:
-        from helion2json.core.example_args import evaluate_cli_arguments, evaluation_namespace
         from helion2json.core.export import export_kernel, to_json_text, write_atomically
 
-        module, kernel = load_entry(options.entry)
-        example = evaluate_cli_arguments(options.arg, evaluation_namespace(vars(module)))
+        entry = load_entry_and_arguments(options.entry, options.arg)
         payload = export_kernel(
-            kernel,
-            example.args,
-            example_kwargs=example.kwargs,
+            entry.kernel,
+            entry.example.args,
+            example_kwargs=entry.example.kwargs,
             module_name=options.module_name,
             locations=not options.no_locations,
             config_file=options.config,

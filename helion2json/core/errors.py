@@ -8,6 +8,7 @@ language server can put a diagnostic on the right line.
 from __future__ import annotations
 
 import os
+import traceback
 from dataclasses import dataclass
 
 
@@ -25,6 +26,41 @@ def relative_source_path(filename: str) -> str:
     if relative == ".." or relative.startswith(".." + os.sep) or os.path.isabs(relative):
         relative = os.path.basename(filename)
     return relative.replace(os.sep, "/")
+
+
+def one_line(exc: BaseException, *, width: int | None = None) -> str:
+    """An exception in one line: ``Type: first line of its message`` (``Type`` when empty).
+
+    With ``width``, a longer line is cut after its first sentence, or at ``width``.
+    """
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    text = lines[0]
+    if width is not None and len(text) > width:
+        sentence, dot, _ = text.partition(". ")
+        text = sentence + dot.strip() if dot else text[:width] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def user_frame(exc: BaseException, filename: str) -> SourceLocation | None:
+    """Where a failure in user code points: its own location, else its innermost frame in ``filename``.
+
+    Helion's errors carry the kernel line they concern (``exc.location``); any
+    other exception is placed at the deepest traceback frame in the user's file.
+    """
+    location = getattr(exc, "location", None)
+    if location is not None and getattr(location, "lineno", None):
+        return SourceLocation(
+            relative_source_path(location.filename), location.lineno, location.colno or 0
+        )
+    found: SourceLocation | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(filename) and frame.lineno:
+            found = SourceLocation(
+                relative_source_path(frame.filename), frame.lineno, frame.colno or 0
+            )
+    return found
 
 
 @dataclass(frozen=True)
@@ -90,6 +126,10 @@ class UnsupportedError(ExportError):
     """The device IR holds a construct the JSON format cannot express yet."""
 
     code = "unsupported"
+
+
+class ElementTypeError(UnsupportedError):
+    """A torch dtype the format has no element type for, or a name that is no element type."""
 
 
 class IRStructureError(ExportError):

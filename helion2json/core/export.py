@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import tempfile
-import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,9 @@ from helion2json.core.errors import (
     NoBindingError,
     SourceLocation,
     ValidationError,
+    one_line,
     relative_source_path,
+    user_frame,
 )
 from helion2json.core.schema import FORMAT_VERSION, validate_spec
 
@@ -40,27 +41,6 @@ def _definition(fn: Any) -> SourceLocation:
     return SourceLocation(relative_source_path(code.co_filename), code.co_firstlineno, 0)
 
 
-def _user_frame(exc: BaseException, filename: str) -> SourceLocation | None:
-    """Where a bind failure points: Helion's own location, else the innermost user frame."""
-    location = getattr(exc, "location", None)
-    if location is not None and getattr(location, "lineno", None):
-        return SourceLocation(
-            relative_source_path(location.filename), location.lineno, location.colno or 0
-        )
-    found: SourceLocation | None = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename) == os.path.abspath(filename) and frame.lineno:
-            found = SourceLocation(
-                relative_source_path(frame.filename), frame.lineno, frame.colno or 0
-            )
-    return found
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
 def torch_tensor_type() -> type:
     import torch
 
@@ -69,9 +49,11 @@ def torch_tensor_type() -> type:
 
 def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
     """``kernel.bind`` on the example arguments, with Helion's failures as ``BindError``."""
-    from helion2json.core.capture import check_helion_version
+    from helion2json.core.capture import helion_ir
 
-    check_helion_version()
+    helion_ir.check_helion_version()
+    # Before binding: Helion's IR keeps the operands a kernel was traced with only then.
+    helion_ir.install()
     fn = _kernel_function(kernel)
     name = fn.__name__
     try:
@@ -87,9 +69,9 @@ def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | No
     except ExportError:
         raise
     except Exception as exc:
-        location = _user_frame(exc, fn.__code__.co_filename) or _definition(fn)
+        location = user_frame(exc, fn.__code__.co_filename) or _definition(fn)
         raise BindError(
-            f"helion could not bind the kernel: {type(exc).__name__}: {_first_line(exc)}",
+            f"helion could not bind the kernel: {one_line(exc)}",
             kernel=name,
             location=location,
         ) from exc
@@ -107,7 +89,8 @@ def export_bound(
     ``config`` is the chosen config; without one, the kernel's own fixed config
     or Helion's default is used (``configs.choose_config``).
     """
-    from helion2json.core.capture import ExportOptions, KernelTranslator
+    from helion2json.core.capture.translator import KernelTranslator
+    from helion2json.core.capture.values import ExportOptions
     from helion2json.core.configs import choose_config
 
     fn = bound.kernel.fn

@@ -1,6 +1,8 @@
-"""The JSON format as pydantic models, plus the cross-reference checks.
+"""The JSON format's documents, plus the cross-reference checks.
 
-This module is the single source of truth for the format: the JSON Schema file
+Together with ``helion2json.core.format_types`` (the pieces) and
+``helion2json.core.ops`` (the op set), this module is the single source of
+truth for the format: the JSON Schema file
 ``helion2json/schema/helion2json.schema.json`` is generated from these models
 (``python -m helion2json schema``) and a test keeps the two in sync.
 
@@ -11,461 +13,74 @@ side's tooling validate documents with it on machines that have neither.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from helion2json.core.errors import SourceLocation, ValidationError
 from helion2json.core.expr import Dim, ExprSyntaxError, Ref, Size, parse_expr, walk
+from helion2json.core.format_types import (
+    Arg,
+    AtIndex,
+    Expr,
+    ExprOperand,
+    FormatModel,
+    IndexEntry,
+    Loc,
+    Name,
+    NewAxisIndex,
+    Ret,
+    SliceOperand,
+    SliceSpec,
+    TensorIndex,
+    TensorTypeBox,
+    TileIndex,
+)
+from helion2json.core.ops import (
+    AllocOp,
+    AssignOp,
+    AssociativeScanOp,
+    AtomicOp,
+    DotOp,
+    FullOp,
+    IfBeginOp,
+    JoinOp,
+    LoadOp,
+    MaskToOp,
+    Op,
+    OpModel,
+    ReduceOp,
+    RegisterBlockSizeOp,
+    ReturnOp,
+    ScanOp,
+    SplitOp,
+    StoreOp,
+    StoreSliceOp,
+    SubscriptOp,
+    SymbolKind,
+    TileBeginOp,
+    TilePropertyOp,
+    TorchOp,
+    ZerosOp,
+    merged_names,
+    result_names,
+    spec_of,
+)
 
 FORMAT_VERSION = 1
 
-ELEMENT_TYPES = (
-    "i1",
-    "i8",
-    "i16",
-    "i32",
-    "i64",
-    "ui8",
-    "ui16",
-    "ui32",
-    "ui64",
-    "f16",
-    "bf16",
-    "f32",
-    "f64",
-    "f8E4M3FN",
-    "f8E5M2",
-    "f8E4M3FNUZ",
-    "f8E5M2FNUZ",
-    "complex64",
-    "complex128",
-)
-ElementType = Literal[
-    "i1",
-    "i8",
-    "i16",
-    "i32",
-    "i64",
-    "ui8",
-    "ui16",
-    "ui32",
-    "ui64",
-    "f16",
-    "bf16",
-    "f32",
-    "f64",
-    "f8E4M3FN",
-    "f8E5M2",
-    "f8E4M3FNUZ",
-    "f8E5M2FNUZ",
-    "complex64",
-    "complex128",
-]
-ScalarType = Literal["f64", "i64", "i1"]
 
-# A name defined by an op or an argument. Expressions are ints or grammar strings.
-Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z_0-9]*$")]
-Expr = int | str
-# JSON has no infinities or NaN, so those travel as strings (and a float is finite).
-Scalar = bool | int | Annotated[float, Field(allow_inf_nan=False)] | Literal["inf", "-inf", "nan"]
-
-
-class _Model(BaseModel):
-    # Consumers ignore unknown keys; this validator refuses them so that a typo
-    # in the exporter cannot ship silently.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Loc(_Model):
-    file: str
-    line: int = Field(ge=1)
-    col: int = Field(default=0, ge=0)
-
-
-class TensorType(_Model):
-    shape: list[Expr]
-    elem: ElementType
-
-
-class TensorTypeBox(_Model):
-    tensor: TensorType
-
-
-class ScalarTypeBox(_Model):
-    scalar: ScalarType
-
-
-ValueType = TensorTypeBox | ScalarTypeBox
-
-
-class Arg(_Model):
-    id: Name
-    type: ValueType
-
-
-class Ret(_Model):
-    type: ValueType
-
-
-class SliceSpec(_Model):
-    base: Name
-    offsets: list[Expr]
-    sizes: list[Expr]
-
-
-class SliceOperand(_Model):
-    slice: SliceSpec
-
-
-class ExprOperand(_Model):
-    """A symbolic integer scalar, e.g. ``{"expr": "size(tile_m) * 2"}``."""
-
-    expr: Expr
-
-
-class TileIndex(_Model):
-    """Index by a tile: the tile's elements along this axis."""
-
-    tile: Name
-
-
-class FullIndex(_Model):
-    """``:``: the whole axis."""
-
-    full: Literal[True]
-
-
-class AtIndex(_Model):
-    """A single position; the axis is dropped."""
-
-    at: Expr
-
-
-class TensorIndex(_Model):
-    """Gather/scatter: positions read from an integer tensor value."""
-
-    tensor: Name
-
-
-class NewAxisIndex(_Model):
-    """``None``: a new axis of extent 1."""
-
-    newaxis: Literal[True]
-
-
-IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex
-
-Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
-AttrValue = Any
-
-
-class _Op(_Model):
-    loc: Loc | None = None
-
-
-class AllocOp(_Op):
-    op: Literal["hl.alloc"]
-    shape: list[Expr]
-    dtype: ElementType
-    result: Name
-    # Absent: uninitialised (torch.empty); a value: every element starts as it.
-    fill: Scalar | None = None
-
-
-class TileBeginOp(_Op):
-    op: Literal["hl.tile.begin"]
-    iters: list[Name]
-    sizes: list[Expr]
-    result: list[Name]
-    begin: list[Expr]
-    end: list[Expr]
-    parallel: bool
-
-
-class TileEndOp(_Op):
-    op: Literal["hl.tile.end"]
-
-
-class ZerosOp(_Op):
-    op: Literal["hl.zeros"]
-    shape: list[Expr]
-    dtype: ElementType
-    result: Name
-
-
-class FullOp(_Op):
-    op: Literal["hl.full"]
-    shape: list[Expr]
-    value: Scalar | Name
-    dtype: ElementType
-    result: Name
-
-
-class LoadOp(_Op):
-    op: Literal["hl.load"]
-    result: Name
-    slice: SliceSpec | None = None
-    base: Name | None = None
-    index: list[IndexEntry] | None = None
-    mask: Name | None = None
-
-
-class StoreSliceOp(_Op):
-    op: Literal["hl.store_slice"]
-    dst: Name
-    offsets: list[Expr]
-    src: Operand
-    mask: Name | None = None
-    # The window's extents, present when ``src`` is a scalar or broadcasts to
-    # them; absent, the window is ``src``'s shape.
-    sizes: list[Expr] | None = None
-
-
-class StoreOp(_Op):
-    op: Literal["hl.store"]
-    dst: Name
-    index: list[IndexEntry]
-    src: Operand
-    mask: Name | None = None
-
-
-class AtomicOp(_Op):
-    op: Literal[
-        "hl.atomic_add",
-        "hl.atomic_and",
-        "hl.atomic_or",
-        "hl.atomic_xor",
-        "hl.atomic_max",
-        "hl.atomic_min",
-        "hl.atomic_xchg",
-        "hl.atomic_cas",
-    ]
-    dst: Name
-    index: list[IndexEntry]
-    src: Operand
-    # atomic_cas only: the value compared against.
-    expected: Operand = None
-    sem: Literal["relaxed", "acquire", "release", "acq_rel"] = "relaxed"
-    # The value held before the update, where the kernel uses it.
-    result: Name | None = None
-
-
-class MaskToOp(_Op):
-    op: Literal["hl.mask_to"]
-    src: Name
-    value: Scalar
-    result: Name
-
-
-class SubscriptOp(_Op):
-    op: Literal["hl.subscript"]
-    src: Operand
-    index: list[IndexEntry]
-    result: Name
-
-
-class TilePropertyOp(_Op):
-    op: Literal[
-        "hl.tile.index", "hl.tile.begin_of", "hl.tile.end_of", "hl.tile.id", "hl.tile.count"
-    ]
-    tile: Name
-    result: Name
-
-
-class RegisterBlockSizeOp(_Op):
-    op: Literal["hl.register_block_size"]
-    result: Name
-    size: Expr
-    min: Expr | None = None
-    max: Expr | None = None
-
-
-class DotOp(_Op):
-    op: Literal["hl.dot"]
-    args: list[Operand]
-    out_dtype: ElementType | None = None
-    # The result's element type.
-    dtype: ElementType | None = None
-    result: Name
-
-
-class SplitOp(_Op):
-    op: Literal["hl.split"]
-    src: Operand
-    result: list[Name]
-
-
-class JoinOp(_Op):
-    op: Literal["hl.join"]
-    args: list[Operand]
-    result: Name
-
-
-class ScanOp(_Op):
-    op: Literal["hl.cumsum", "hl.cumprod"]
-    src: Operand
-    dim: int
-    reverse: bool = False
-    result: Name
-
-
-class CombineFunction(_Model):
-    """An elementwise function of scan/reduce: ``params`` in, ``results`` out."""
-
-    params: list[Name]
-    body: list[Op]
-    results: list[Name]
-
-
-class AssociativeScanOp(_Op):
-    op: Literal["hl.associative_scan"]
-    args: list[Operand]
-    dim: int
-    reverse: bool = False
-    combine: CombineFunction
-    result: list[Name]
-
-
-class ReduceOp(_Op):
-    op: Literal["hl.reduce"]
-    args: list[Operand]
-    # None: over every axis.
-    dim: int | None = None
-    keep_dims: bool = False
-    combine: CombineFunction
-    result: list[Name]
-
-
-class AssignOp(_Op):
-    op: Literal["hl.assign"]
-    src: Operand
-    result: Name
-
-
-class IfBeginOp(_Op):
-    op: Literal["hl.if.begin"]
-    cond: Operand
-
-
-class ElseOp(_Op):
-    op: Literal["hl.if.else"]
-
-
-class IfEndOp(_Op):
-    op: Literal["hl.if.end"]
-
-
-class BarrierOp(_Op):
-    op: Literal["hl.barrier"]
-
-
-class ReturnOp(_Op):
-    op: Literal["hl.return"]
-    values: list[Name]
-
-
-class TorchOp(_Op):
-    op: Annotated[str, Field(pattern=r"^torch\.[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")]
-    overload: str
-    args: list[Operand]
-    attrs: dict[str, AttrValue] = Field(default_factory=dict)
-    result: Name | list[Name] | None = None
-    # Floating tensor operands are converted to this type before the op (mixed precision).
-    operand_dtype: ElementType | None = None
-
-
-_OP_MODELS: tuple[type[_Op], ...] = (
-    AllocOp,
-    TileBeginOp,
-    TileEndOp,
-    ZerosOp,
-    FullOp,
-    LoadOp,
-    StoreSliceOp,
-    StoreOp,
-    AtomicOp,
-    MaskToOp,
-    SubscriptOp,
-    TilePropertyOp,
-    RegisterBlockSizeOp,
-    DotOp,
-    SplitOp,
-    JoinOp,
-    ScanOp,
-    AssociativeScanOp,
-    ReduceOp,
-    AssignOp,
-    IfBeginOp,
-    ElseOp,
-    IfEndOp,
-    BarrierOp,
-    ReturnOp,
-)
-
-
-def _op_tag(value: Any) -> str | None:
-    op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
-    if not isinstance(op, str):
-        return None
-    if op.startswith("torch."):
-        return "torch"
-    for model in _OP_MODELS:
-        if op in model.model_fields["op"].annotation.__args__:  # type: ignore[union-attr]
-            return model.__name__
-    return None
-
-
-Op = Annotated[
-    Annotated[AllocOp, Tag("AllocOp")]
-    | Annotated[TileBeginOp, Tag("TileBeginOp")]
-    | Annotated[TileEndOp, Tag("TileEndOp")]
-    | Annotated[ZerosOp, Tag("ZerosOp")]
-    | Annotated[FullOp, Tag("FullOp")]
-    | Annotated[LoadOp, Tag("LoadOp")]
-    | Annotated[StoreSliceOp, Tag("StoreSliceOp")]
-    | Annotated[StoreOp, Tag("StoreOp")]
-    | Annotated[AtomicOp, Tag("AtomicOp")]
-    | Annotated[MaskToOp, Tag("MaskToOp")]
-    | Annotated[SubscriptOp, Tag("SubscriptOp")]
-    | Annotated[TilePropertyOp, Tag("TilePropertyOp")]
-    | Annotated[RegisterBlockSizeOp, Tag("RegisterBlockSizeOp")]
-    | Annotated[DotOp, Tag("DotOp")]
-    | Annotated[SplitOp, Tag("SplitOp")]
-    | Annotated[JoinOp, Tag("JoinOp")]
-    | Annotated[ScanOp, Tag("ScanOp")]
-    | Annotated[AssociativeScanOp, Tag("AssociativeScanOp")]
-    | Annotated[ReduceOp, Tag("ReduceOp")]
-    | Annotated[AssignOp, Tag("AssignOp")]
-    | Annotated[IfBeginOp, Tag("IfBeginOp")]
-    | Annotated[ElseOp, Tag("ElseOp")]
-    | Annotated[IfEndOp, Tag("IfEndOp")]
-    | Annotated[BarrierOp, Tag("BarrierOp")]
-    | Annotated[ReturnOp, Tag("ReturnOp")]
-    | Annotated[TorchOp, Tag("torch")],
-    Discriminator(
-        _op_tag,
-        custom_error_type="unknown_op",
-        custom_error_message="unknown op (expected hl.* from the format, or torch.<aten name>)",
-    ),
-]
-
-
-CombineFunction.model_rebuild()
-AssociativeScanOp.model_rebuild()
-ReduceOp.model_rebuild()
-
-
-class ConfigInfo(_Model):
+class ConfigInfo(FormatModel):
     """The Helion config the kernel was exported with, and where it came from."""
 
     source: str
     values: dict[str, Any]
 
 
-class Func(_Model):
+class Func(FormatModel):
     name: Name
     args: list[Arg]
     rets: list[Ret]
@@ -473,12 +88,12 @@ class Func(_Model):
     config: ConfigInfo | None = None
 
 
-class Module(_Model):
+class Module(FormatModel):
     name: Name
     funcs: list[Func] = Field(min_length=1)
 
 
-class HelionJsonSpec(_Model):
+class HelionJsonSpec(FormatModel):
     version: Literal[1]
     module: Module
 
@@ -488,7 +103,7 @@ class HelionJsonSpec(_Model):
 
 @dataclass
 class _Symbol:
-    kind: Literal["tensor", "tile", "scalar", "symbol", "value"]
+    kind: SymbolKind
     rank: int | None = None
 
 
@@ -500,6 +115,21 @@ class _Scope:
 # Real attributes are numbers, strings and flat lists; a bound keeps every consumer
 # (and pydantic's serialiser, which stops at 254 levels) clear of deep nesting.
 _MAX_ATTR_DEPTH = 100
+
+
+_OperandCheck = Callable[["_CrossChecker", Any], None]
+# The checks of each op model's own fields; the names it defines and the regions it
+# opens or closes are checked from its registry entry.
+_OPERAND_CHECKS: dict[type[OpModel], _OperandCheck] = {}
+
+
+def _checks(*models: type[OpModel]) -> Callable[[_OperandCheck], _OperandCheck]:
+    def register(check: _OperandCheck) -> _OperandCheck:
+        for model in models:
+            _OPERAND_CHECKS[model] = check
+        return check
+
+    return register
 
 
 class _CrossChecker:
@@ -644,134 +274,153 @@ class _CrossChecker:
         return True
 
     def check_op(self, op: Any) -> None:
-        if isinstance(op, AllocOp):
-            self.exprs("shape", op.shape)
-            self.define(op.result, _Symbol("tensor", len(op.shape)))
-        elif isinstance(op, TileBeginOp):
-            lengths = {
-                len(op.iters),
-                len(op.sizes),
-                len(op.result),
-                len(op.begin),
-                len(op.end),
-            }
-            if len(lengths) != 1:
-                self.error("", "iters, sizes, result, begin and end must have equal lengths")
-            if not op.iters:
-                self.error("iters", "a tile loop needs at least one iterator")
-            self.exprs("sizes", op.sizes)
-            self.exprs("begin", op.begin)
-            self.exprs("end", op.end)
-            self.open_region("hl.tile")
-            for name in op.result:
-                self.define(name, _Symbol("tile"))
-        elif isinstance(op, TileEndOp):
-            self.close_region("hl.tile", "hl.tile.end")
-        elif isinstance(op, IfBeginOp):
-            self.operand("cond", op.cond)
-            self.open_region("hl.if")
-        elif isinstance(op, ElseOp):
-            if_names = dict(self.scopes[-1].names)
-            if self.close_region("hl.if", "hl.if.else"):
-                self.regions.append(("hl.else", self.op_index or 0))
-                self.scopes.append(_Scope())
-                self.if_branch_names.append(if_names)
-        elif isinstance(op, IfEndOp):
-            if self.regions and self.regions[-1][0] == "hl.else":
-                else_names = dict(self.scopes[-1].names)
-                self.close_region("hl.else", "hl.if.end")
-                # A name both branches define holds the taken branch's value after the if.
-                if_names = self.if_branch_names.pop()
-                for name in sorted(if_names.keys() & else_names.keys()):
-                    if self.lookup(name) is None:
-                        self.define(name, else_names[name])
+        """The op's operands, then the region it opens or closes, then the names it defines."""
+        spec = spec_of(op.op)
+        assert spec is not None  # the op union admits registered ops only
+        check = _OPERAND_CHECKS.get(spec.model)
+        if check is not None:
+            check(self, op)
+        region = spec.region
+        if region is not None and region.role == "begin":
+            self.open_region(region.kind)
+        elif region is not None and region.role == "else":
+            self.else_region()
+        elif region is not None:
+            self.end_region(region.kind, op.op)
+        if spec.defines is not None:
+            shape = getattr(op, "shape", None)
+            rank = len(shape) if isinstance(shape, list) else None
+            for name in result_names(op):
+                self.define(name, _Symbol(spec.defines, rank))
+
+    def else_region(self) -> None:
+        if_names = dict(self.scopes[-1].names)
+        if self.close_region("hl.if", "hl.if.else"):
+            self.regions.append(("hl.else", self.op_index or 0))
+            self.scopes.append(_Scope())
+            self.if_branch_names.append(if_names)
+
+    def end_region(self, kind: str, op_name: str) -> None:
+        if kind != "hl.if" or not self.regions or self.regions[-1][0] != "hl.else":
+            self.close_region(kind, op_name)
+            return
+        else_names = dict(self.scopes[-1].names)
+        self.close_region("hl.else", op_name)
+        if_names = self.if_branch_names.pop()
+        for name in sorted(merged_names(if_names, else_names)):
+            if self.lookup(name) is None:
+                self.define(name, else_names[name])
+
+    @_checks(AllocOp, ZerosOp)
+    def check_shape(self, op: AllocOp | ZerosOp) -> None:
+        self.exprs("shape", op.shape)
+
+    @_checks(FullOp)
+    def check_full(self, op: FullOp) -> None:
+        self.exprs("shape", op.shape)
+        if isinstance(op.value, str):
+            self.operand("value", op.value)
+
+    @_checks(TileBeginOp)
+    def check_tile_begin(self, op: TileBeginOp) -> None:
+        lengths = {len(op.iters), len(op.sizes), len(op.result), len(op.begin), len(op.end)}
+        if len(lengths) != 1:
+            self.error("", "iters, sizes, result, begin and end must have equal lengths")
+        if not op.iters:
+            self.error("iters", "a tile loop needs at least one iterator")
+        self.exprs("sizes", op.sizes)
+        self.exprs("begin", op.begin)
+        self.exprs("end", op.end)
+
+    @_checks(IfBeginOp)
+    def check_if_begin(self, op: IfBeginOp) -> None:
+        self.operand("cond", op.cond)
+
+    @_checks(LoadOp)
+    def check_load(self, op: LoadOp) -> None:
+        if (op.slice is None) == (op.index is None):
+            self.error("", "hl.load needs exactly one of 'slice' or 'base' + 'index'")
+        if op.slice is not None:
+            self.slice("slice", op.slice)
+        if op.index is not None:
+            if op.base is None:
+                self.error("base", "hl.load with 'index' needs 'base'")
             else:
-                self.close_region("hl.if", "hl.if.end")
-        elif isinstance(op, ZerosOp | FullOp):
-            self.exprs("shape", op.shape)
-            if isinstance(op, FullOp) and isinstance(op.value, str):
-                self.operand("value", op.value)
-            self.define(op.result, _Symbol("value", len(op.shape)))
-        elif isinstance(op, LoadOp):
-            if (op.slice is None) == (op.index is None):
-                self.error("", "hl.load needs exactly one of 'slice' or 'base' + 'index'")
-            if op.slice is not None:
-                self.slice("slice", op.slice)
-            if op.index is not None:
-                if op.base is None:
-                    self.error("base", "hl.load with 'index' needs 'base'")
-                else:
-                    self.index("index", op.base, op.index)
-            if op.mask is not None:
-                self.use("mask", op.mask)
-            self.define(op.result, _Symbol("value"))
-        elif isinstance(op, StoreSliceOp):
-            rank = self.tensor_rank("dst", op.dst)
-            if rank is not None and len(op.offsets) != rank:
-                self.error("offsets", f"{len(op.offsets)} offsets into '{op.dst}' of rank {rank}")
-            self.exprs("offsets", op.offsets)
-            if op.sizes is not None:
-                if len(op.sizes) != len(op.offsets):
-                    self.error("sizes", f"{len(op.sizes)} sizes but {len(op.offsets)} offsets")
-                self.exprs("sizes", op.sizes)
-            self.operand("src", op.src)
-            if op.mask is not None:
-                self.use("mask", op.mask)
-        elif isinstance(op, StoreOp | AtomicOp):
-            self.index("index", op.dst, op.index)
-            self.operand("src", op.src)
-            if isinstance(op, AtomicOp):
-                self.operand("expected", op.expected)
-                if op.result is not None:
-                    self.define(op.result, _Symbol("value"))
-            elif op.mask is not None:
-                self.use("mask", op.mask)
-        elif isinstance(op, MaskToOp):
-            self.use("src", op.src)
-            self.define(op.result, _Symbol("value"))
-        elif isinstance(op, SubscriptOp):
-            self.operand("src", op.src)
-            self.index("index", "", op.index)
-            self.define(op.result, _Symbol("value"))
-        elif isinstance(op, TilePropertyOp):
-            self.use("tile", op.tile, ("tile",))
-            kind: Literal["value", "scalar"] = "value" if op.op == "hl.tile.index" else "scalar"
-            self.define(op.result, _Symbol(kind))
-        elif isinstance(op, RegisterBlockSizeOp):
-            self.expr("size", op.size)
-            for bound in ("min", "max"):
-                value = getattr(op, bound)
-                if value is not None:
-                    self.expr(bound, value)
-            self.define(op.result, _Symbol("symbol"))
-        elif isinstance(op, DotOp | JoinOp):
-            for i, operand in enumerate(op.args):
-                self.operand(f"args[{i}]", operand)
-            self.define(op.result, _Symbol("value"))
-        elif isinstance(op, SplitOp):
-            self.operand("src", op.src)
-            for name in op.result:
-                self.define(name, _Symbol("value"))
-        elif isinstance(op, AssociativeScanOp | ReduceOp):
-            for i, operand in enumerate(op.args):
-                self.operand(f"args[{i}]", operand)
-            self.combine(op)
-            for name in op.result:
-                self.define(name, _Symbol("value"))
-        elif isinstance(op, ScanOp | AssignOp):
-            self.operand("src", op.src)
-            self.define(op.result, _Symbol("value"))
-        elif isinstance(op, ReturnOp):
-            for i, name in enumerate(op.values):
-                self.use(f"values[{i}]", name)
-        elif isinstance(op, TorchOp):
-            for i, operand in enumerate(op.args):
-                self.operand(f"args[{i}]", operand)
-            self.attrs(op.attrs)
-            results = op.result if isinstance(op.result, list) else [op.result]
-            for result in results:
-                if result is not None:
-                    self.define(result, _Symbol("value"))
+                self.index("index", op.base, op.index)
+        if op.mask is not None:
+            self.use("mask", op.mask)
+
+    @_checks(StoreSliceOp)
+    def check_store_slice(self, op: StoreSliceOp) -> None:
+        rank = self.tensor_rank("dst", op.dst)
+        if rank is not None and len(op.offsets) != rank:
+            self.error("offsets", f"{len(op.offsets)} offsets into '{op.dst}' of rank {rank}")
+        self.exprs("offsets", op.offsets)
+        if op.sizes is not None:
+            if len(op.sizes) != len(op.offsets):
+                self.error("sizes", f"{len(op.sizes)} sizes but {len(op.offsets)} offsets")
+            self.exprs("sizes", op.sizes)
+        self.operand("src", op.src)
+        if op.mask is not None:
+            self.use("mask", op.mask)
+
+    @_checks(StoreOp)
+    def check_store(self, op: StoreOp) -> None:
+        self.index("index", op.dst, op.index)
+        self.operand("src", op.src)
+        if op.mask is not None:
+            self.use("mask", op.mask)
+
+    @_checks(AtomicOp)
+    def check_atomic(self, op: AtomicOp) -> None:
+        self.index("index", op.dst, op.index)
+        self.operand("src", op.src)
+        self.operand("expected", op.expected)
+
+    @_checks(MaskToOp)
+    def check_mask_to(self, op: MaskToOp) -> None:
+        self.use("src", op.src)
+
+    @_checks(SubscriptOp)
+    def check_subscript(self, op: SubscriptOp) -> None:
+        self.operand("src", op.src)
+        self.index("index", "", op.index)
+
+    @_checks(TilePropertyOp)
+    def check_tile_property(self, op: TilePropertyOp) -> None:
+        self.use("tile", op.tile, ("tile",))
+
+    @_checks(RegisterBlockSizeOp)
+    def check_register_block_size(self, op: RegisterBlockSizeOp) -> None:
+        self.expr("size", op.size)
+        for bound in ("min", "max"):
+            value = getattr(op, bound)
+            if value is not None:
+                self.expr(bound, value)
+
+    @_checks(DotOp, JoinOp)
+    def check_args(self, op: DotOp | JoinOp | TorchOp | AssociativeScanOp | ReduceOp) -> None:
+        for i, operand in enumerate(op.args):
+            self.operand(f"args[{i}]", operand)
+
+    @_checks(SplitOp, ScanOp, AssignOp)
+    def check_src(self, op: SplitOp | ScanOp | AssignOp) -> None:
+        self.operand("src", op.src)
+
+    @_checks(AssociativeScanOp, ReduceOp)
+    def check_combining(self, op: AssociativeScanOp | ReduceOp) -> None:
+        self.check_args(op)
+        self.combine(op)
+
+    @_checks(ReturnOp)
+    def check_return(self, op: ReturnOp) -> None:
+        for i, name in enumerate(op.values):
+            self.use(f"values[{i}]", name)
+
+    @_checks(TorchOp)
+    def check_torch(self, op: TorchOp) -> None:
+        self.check_args(op)
+        self.attrs(op.attrs)
 
     def combine(self, op: AssociativeScanOp | ReduceOp) -> None:
         """A combine function sees only its parameters; it folds two sets of ``args``."""
@@ -790,7 +439,8 @@ class _CrossChecker:
                 self.define(name, _Symbol("value"))
             for index, inner in enumerate(function.body):
                 self.op_path = f"{outer_path}.combine.body[{index}]"
-                if not isinstance(inner, TorchOp | FullOp | ZerosOp | AssignOp):
+                inner_spec = spec_of(inner.op)
+                if inner_spec is None or not inner_spec.in_combine:
                     self.error("op", f"{inner.op} in a combine function (torch math only)")
                 self.check_op(inner)
             self.op_path = outer_path

@@ -29,8 +29,9 @@ from typing import Any, Literal
 
 import torch
 
-from helion2json.core.errors import ArgumentError, ExportError
-from helion2json.interpret import InterpretError, element_type, run_document
+from helion2json.core.dtypes import dtype_label
+from helion2json.core.errors import ArgumentError, ExportError, one_line
+from helion2json.interpret import InterpretError, run_document
 
 __all__ = [
     "COMPILED_REFERENCE",
@@ -198,7 +199,7 @@ def compare_tensors(
             False,
             math.inf,
             math.inf,
-            f"dtype {element_type(actual.dtype)}, reference {element_type(expected.dtype)}",
+            f"dtype {dtype_label(actual.dtype)}, reference {dtype_label(expected.dtype)}",
         )
     if actual.numel() == 0:
         return True, 0.0, 0.0, None
@@ -233,7 +234,7 @@ def _check(
     use_rtol = default_rtol if rtol is None else rtol
     ok, max_abs, max_rel, message = compare_tensors(actual, expected, use_atol, use_rtol)
     return OutputCheck(
-        index, ok, max_abs, max_rel, use_atol, use_rtol, element_type(actual.dtype), label, message
+        index, ok, max_abs, max_rel, use_atol, use_rtol, dtype_label(actual.dtype), label, message
     )
 
 
@@ -257,18 +258,6 @@ def _outputs(value: Any, what: str) -> list[torch.Tensor]:
         if not isinstance(item, torch.Tensor):
             raise TypeError(f"{what} returned {type(item).__name__} at position {position}")
     return items
-
-
-def _first_line(exc: BaseException) -> str:
-    """The exception in one short line: its type and first sentence."""
-    lines = str(exc).strip().splitlines()
-    if not lines:
-        return type(exc).__name__
-    text = lines[0]
-    if len(text) > _REASON_WIDTH:
-        sentence, dot, _ = text.partition(". ")
-        text = sentence + dot.strip() if dot else text[:_REASON_WIDTH] + "..."
-    return f"{type(exc).__name__}: {text}"
 
 
 def _interpret(
@@ -513,7 +502,7 @@ def reference_runs(
         except _Skip as exc:
             skipped.append(SkippedReference(name, str(exc)))
         except Exception as exc:  # a reference failing is a reason to try the next
-            skipped.append(SkippedReference(name, _first_line(exc)))
+            skipped.append(SkippedReference(name, one_line(exc, width=_REASON_WIDTH)))
     return None, skipped
 
 

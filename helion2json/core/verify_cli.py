@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from helion2json.core.entry import add_entry_arguments, load_entry_and_arguments
 from helion2json.core.errors import ArgumentError, ExportError
 
 if TYPE_CHECKING:
@@ -45,17 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "compare its outputs with the compiled kernel (CUDA), Helion's eager reference mode, "
         "or a user reference, the first of these that runs.",
     )
-    parser.add_argument(
-        "--entry", required=True, help="the kernel, as module:function or file.py:function"
-    )
-    parser.add_argument(
-        "--arg",
-        action="append",
-        default=[],
-        metavar="EXPR",
-        help="one example argument (repeat in order; NAME=EXPR passes it by keyword). "
-        "torch, helion, hl, DEVICE and the module's globals are in scope",
-    )
+    add_entry_arguments(parser)
     parser.add_argument(
         "--ref",
         metavar="EXPR",
@@ -129,15 +120,13 @@ def _fail(options: argparse.Namespace, exc: BaseException, message: str, status:
 
 def _load(options: argparse.Namespace) -> tuple[Any, ExampleArgs, Reference | None]:
     """The kernel, its example arguments and the ``--ref`` reference, from the options."""
-    from helion2json.core.cli import load_entry
-    from helion2json.core.example_args import evaluate_cli_arguments, evaluation_namespace
     from helion2json.core.verify import evaluate_reference
 
-    module, kernel = load_entry(options.entry)
-    namespace = evaluation_namespace(vars(module))
-    example = evaluate_cli_arguments(options.arg, namespace)
-    reference = evaluate_reference(options.ref, namespace) if options.ref is not None else None
-    return kernel, example, reference
+    entry = load_entry_and_arguments(options.entry, options.arg)
+    reference = (
+        evaluate_reference(options.ref, entry.namespace) if options.ref is not None else None
+    )
+    return entry.kernel, entry.example, reference
 
 
 def _report(result: VerifyResult) -> int:

@@ -20,7 +20,9 @@ import pytest
 import torch
 
 from helion2json import UnsupportedError, export_kernel, validate_spec
-from helion2json.core.capture import TRACED_ARGUMENTS_META, ExportOptions, KernelTranslator
+from helion2json.core.capture.helion_ir import TRACED_ARGUMENTS_META
+from helion2json.core.capture.translator import KernelTranslator
+from helion2json.core.capture.values import ExportOptions
 from helion2json.core.export import bind_kernel, export_bound, to_json_text
 from helion2json.tests.kernels import FAMILIES, elementwise, family, reductions
 

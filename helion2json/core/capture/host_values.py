@@ -1,0 +1,194 @@
+"""Host values: the signature, allocations made before the launch, returns, symbols."""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import TYPE_CHECKING, Any
+
+import sympy
+import torch
+from torch.fx import Node
+
+from helion2json.core import expr as ex
+from helion2json.core.capture.helion_ir import is_device_loop
+from helion2json.core.capture.registry import handles
+from helion2json.core.capture.symbols import bound_expr
+from helion2json.core.capture.values import SymValue, TensorRef, Value, scalar_json
+from helion2json.core.dtypes import element_type
+from helion2json.core.errors import ArgumentError, UnsupportedError
+from helion2json.core.host import HostFactory, HostValue
+
+if TYPE_CHECKING:
+    from helion2json.core.capture.translator import KernelTranslator
+
+
+# Symbolic arithmetic on sizes: its value is the result's symbol.
+_SYM_OPERATORS = {
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.floordiv,
+    operator.truediv,
+    operator.mod,
+    operator.neg,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+}
+
+
+@handles("_get_symnode", *_SYM_OPERATORS, emits=())
+def _h_get_symnode(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    return SymValue(node.meta["val"])
+
+
+@handles("_host_tensor", emits=("hl.alloc",))
+def _h_host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    return host_tensor(t, node, values)
+
+
+def _scalar_type(value: Any) -> str:
+    if isinstance(value, (bool, torch.SymBool)):
+        return "i1"
+    if isinstance(value, (int, torch.SymInt)):
+        return "i64"
+    return "f64"
+
+
+def signature(t: KernelTranslator) -> list[dict[str, Any]]:
+    args: list[dict[str, Any]] = []
+    has_tensor = False
+    for name, value in t.params:
+        t.state.used_names.add(name)
+        if isinstance(value, torch.Tensor):
+            has_tensor = True
+            ref = TensorRef(name, value.dim())
+            t.names.tensors[name] = ref
+            elem = element_type(value.dtype, t.def_location())
+            args.append(
+                {"id": name, "type": {"tensor": {"shape": ["?"] * value.dim(), "elem": elem}}}
+            )
+        elif isinstance(value, (bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)):
+            args.append({"id": name, "type": {"scalar": _scalar_type(value)}})
+            if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+                t.names.symbol_names[value.node.expr] = ex.Ref(name)
+        elif isinstance(value, sympy.Basic) and value.is_Boolean:
+            # A bool argument: Helion keeps it as ``Eq(u, 1)`` over an integer symbol.
+            args.append({"id": name, "type": {"scalar": "i1"}})
+            t.names.symbol_names[value] = ex.Ref(name)
+            if isinstance(value, sympy.Eq) and value.rhs == 1:
+                t.names.symbol_names[value.lhs] = ex.Ref(name)
+        else:
+            raise ArgumentError(
+                f"argument '{name}' is a {type(value).__name__}; the format has tensor and "
+                "scalar (int, float, bool) arguments",
+                kernel=t.kernel_name,
+                location=t.def_location(),
+            )
+    if not has_tensor:
+        raise ArgumentError(
+            "no tensor arguments: the example arguments must include at least one tensor",
+            kernel=t.kernel_name,
+            location=t.def_location(),
+        )
+    register_shape_symbols(t)
+    return args
+
+
+def register_shape_symbols(t: KernelTranslator) -> None:
+    """``dim(x,0)`` for every symbolic extent, from the shape environment's sources."""
+    tensor_params = {name for name, value in t.params if isinstance(value, torch.Tensor)}
+    sources = getattr(t.env.shape_env, "var_to_sources", {}) or {}
+    for symbol, symbol_sources in sources.items():
+        for source in symbol_sources:
+            base = getattr(source, "base", None)
+            local = getattr(base, "local_name", None)
+            prop = getattr(getattr(source, "prop", None), "name", None)
+            axis = getattr(source, "idx", None)
+            if local in tensor_params and prop == "SIZE" and isinstance(axis, int):
+                t.names.symbol_names.setdefault(symbol, ex.Dim(local, axis))
+                break
+    # Sizes whose symbol has no recorded source still name the argument they belong to.
+    for name, value in t.params:
+        if not isinstance(value, torch.Tensor):
+            continue
+        for axis, size in enumerate(value.shape):
+            if isinstance(size, torch.SymInt) and isinstance(size.node.expr, sympy.Symbol):
+                t.names.symbol_names.setdefault(size.node.expr, ex.Dim(name, axis))
+
+
+def host_statements_before_device(t: KernelTranslator) -> None:
+    """Evaluate the host code so that sizes and allocations keep their provenance."""
+    for stmt in t.host.body:
+        if is_device_loop(stmt):
+            break
+        t.host_eval.run(stmt)
+
+
+def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
+    names: list[str] = []
+    for stmt in t.host.body:
+        if isinstance(stmt, ast.Return):
+            names = t.host_eval.return_names(stmt)
+    rets: list[dict[str, Any]] = []
+    for name in names:
+        ref = t.names.tensors.get(name)
+        if ref is None:
+            raise t.unsupported(
+                f"the kernel returns '{name}', which is not a tensor the format knows", None
+            )
+        rets.append({"type": {"tensor": {"shape": ["?"] * ref.rank, "elem": elem_of(t, name)}}})
+    return rets, names
+
+
+def elem_of(t: KernelTranslator, name: str) -> str:
+    value = dict(t.params).get(name)
+    if isinstance(value, torch.Tensor):
+        return element_type(value.dtype)
+    return t.names.alloc_dtypes[name]
+
+
+def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    name = str(node.args[0])
+    if name in t.names.tensors:
+        return t.names.tensors[name]
+    fake = node.meta["val"]
+    factory = t.host_eval.factories.get(name)
+    location = t.where(node)
+    if factory is None:
+        raise UnsupportedError(
+            f"host tensor '{name}' is computed by host code the format cannot express; "
+            "allocate it with torch.empty/zeros/full (or *_like) before the device loop",
+            kernel=t.kernel_name,
+            location=t.host_eval.definition_location(name, t.source.file, t.source.first_line)
+            or location,
+            op="host tensor",
+        )
+    shape: list[ex.Expr] = []
+    for axis, size in enumerate(fake.shape):
+        host_expr = factory.shape[axis] if factory.shape and axis < len(factory.shape) else None
+        shape.append(bound_expr(t, size, HostValue(host_expr), node, values))
+    dtype = element_type(fake.dtype, location)
+    op: dict[str, Any] = {"op": "hl.alloc", "shape": shape, "dtype": dtype, "result": name}
+    if factory.fill is not None:
+        op["fill"] = scalar_json(factory.fill)
+    t.state.used_names.add(name)
+    t.names.alloc_dtypes[name] = dtype
+    insert_alloc(t, op, factory)
+    ref = TensorRef(name, len(shape))
+    t.names.tensors[name] = ref
+    return ref
+
+
+def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) -> None:
+    """Allocations run on the host, before every launch: put them ahead of the first."""
+    if t.options.locations:
+        op["loc"] = t.source_loc(factory.line, factory.col)
+    position = 0
+    while position < len(t.state.body) and t.state.body[position]["op"] == "hl.alloc":
+        position += 1
+    t.state.body.insert(position, op)

@@ -1,0 +1,276 @@
+"""Loads, stores, atomics and indexing: ``hl.load``, ``hl.store*``, ``hl.atomic_*``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.fx import Node
+
+from helion2json.core import expr as ex
+from helion2json.core.capture.reductions import accumulator_for, is_lowering_extra
+from helion2json.core.capture.registry import handles
+from helion2json.core.capture.symbols import block_of, looped_block_at, sym_expr
+from helion2json.core.capture.values import (
+    LoweringExtra,
+    Named,
+    PendingLoad,
+    SymValue,
+    TensorRef,
+    Value,
+    scalar_json,
+    value_of,
+)
+
+if TYPE_CHECKING:
+    from helion2json.core.capture.translator import KernelTranslator
+
+
+@handles("load", emits=("hl.subscript",))
+def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    tensor, index = node.args[0], node.args[1]
+    extra_mask = node.args[2] if len(node.args) > 2 else None
+    base = values[tensor]  # type: ignore[index]
+    if not isinstance(base, TensorRef):
+        # Indexing a device value (``tile.index[:, None]``) views it, as hl.subscript does.
+        return _subscript(t, node, base, index, values)  # type: ignore[arg-type]
+    result = node.meta.get("val")
+    entries, spec = index_entries(
+        t,
+        base.name,
+        base.rank,
+        _index_list(index),
+        node,
+        values,
+        result if isinstance(result, torch.Tensor) else None,
+        exact=True,
+    )
+    mask = t.operand(values[extra_mask], node) if isinstance(extra_mask, Node) else None
+    load = PendingLoad(node=node, base=base, index=entries, slice=spec, mask=mask)
+    t.walk.pending_loads.append(load)
+    return load
+
+
+@handles("store", emits=("hl.store_slice", "hl.store"))
+def _h_store(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    tensor, index, value = node.args[0], node.args[1], node.args[2]
+    extra_mask = node.args[3] if len(node.args) > 3 else None
+    base = _host_target(t, node, values[tensor], "hl.store")  # type: ignore[index]
+    t.flush_pending_loads(base.name)
+    entries, spec = index_entries(
+        t, base.name, base.rank, _index_list(index), node, values, _tensor_val(value)
+    )
+    src = t.inline_or_name(value_of(value, values), node)
+    op: dict[str, Any]
+    if spec is not None:
+        op = {"op": "hl.store_slice", "dst": base.name, "offsets": spec["offsets"], "src": src}
+        if _broadcasts_into(_tensor_val(value), spec["sizes"]):
+            op["sizes"] = spec["sizes"]
+    else:
+        op = {"op": "hl.store", "dst": base.name, "index": entries, "src": src}
+    if isinstance(extra_mask, Node):
+        op["mask"] = t.operand(values[extra_mask], node)
+    t.emit(op, node)
+    return None
+
+
+_ATOMICS = (
+    "atomic_add",
+    "atomic_and",
+    "atomic_or",
+    "atomic_xor",
+    "atomic_max",
+    "atomic_min",
+    "atomic_xchg",
+    "atomic_cas",
+)
+
+
+@handles(*_ATOMICS, emits=tuple(f"hl.{name}" for name in _ATOMICS))
+def _h_atomic(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    kind = getattr(node.target, "__name__", "atomic")
+    tensor, index = node.args[0], node.args[1]
+    if kind == "atomic_cas":
+        expected, value = node.args[2], node.args[3]
+        sem = node.args[4] if len(node.args) > 4 else "relaxed"
+    else:
+        expected, value = None, node.args[2]
+        sem = node.args[3] if len(node.args) > 3 else "relaxed"
+    base = _host_target(t, node, values[tensor], f"hl.{kind}")  # type: ignore[index]
+    t.flush_pending_loads(base.name)
+    entries, _ = index_entries(
+        t, base.name, base.rank, _index_list(index), node, values, _tensor_val(value)
+    )
+    op: dict[str, Any] = {
+        "op": f"hl.{kind}",
+        "dst": base.name,
+        "index": entries,
+        "src": t.inline_or_name(value_of(value, values), node),
+    }
+    if kind == "atomic_cas":
+        op["expected"] = t.operand(value_of(expected, values), node)
+    op["sem"] = sem
+    result: Value = None
+    if node.users:
+        op["result"] = t.result_name(node)
+        result = Named(op["result"])
+    t.emit(op, node)
+    return result
+
+
+@handles("_mask_to", emits=("hl.mask_to",))
+def _h_mask_to(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    src, other = node.args
+    if node.users and all(
+        is_lowering_extra(user) and accumulator_for(t, user) is None for user in node.users
+    ):
+        # Masks the input of a split op's piece, which is not emitted: the op is,
+        # with its traced (unmasked) operands.
+        return LoweringExtra(node)
+    name = t.result_name(node)
+    t.emit(
+        {
+            "op": "hl.mask_to",
+            "src": t.operand(values[src], node),  # type: ignore[index]
+            "value": scalar_json(other),
+            "result": name,
+        },
+        node,
+    )
+    return Named(name)
+
+
+@handles("subscript", emits=("hl.subscript",))
+def _h_subscript(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    return _subscript(t, node, values[node.args[0]], node.args[1], values)  # type: ignore[index,arg-type]
+
+
+def _subscript(
+    t: KernelTranslator, node: Node, source: Value, index: Sequence[Any], values: dict[Node, Value]
+) -> Value:
+    src = t.operand(source, node)
+    entries, _ = index_entries(t, "", None, index, node, values, None)
+    name = t.result_name(node)
+    t.emit({"op": "hl.subscript", "src": src, "index": entries, "result": name}, node)
+    return Named(name)
+
+
+def _host_target(t: KernelTranslator, node: Node, value: Value, op: str) -> TensorRef:
+    if not isinstance(value, TensorRef):
+        raise t.unsupported(f"{op} into a value that is not a host tensor", node, op=op)
+    return value
+
+
+def _index_list(index: Any) -> list[Any]:
+    if not isinstance(index, (list, tuple)):
+        raise TypeError(f"a memory op's index is {type(index).__name__}, not a list")
+    return list(index)
+
+
+def _tensor_val(value: Any) -> torch.Tensor | None:
+    val = value.meta.get("val") if isinstance(value, Node) else None
+    return val if isinstance(val, torch.Tensor) else None
+
+
+def _broadcasts_into(src: torch.Tensor | None, window: Sequence[ex.Expr]) -> bool:
+    """True when a stored value does not have the window's shape and broadcasts to it.
+
+    A scalar, a lower-rank value, or an axis of extent 1 where the window's
+    extent is not 1 (``out[tile_m, tile_n] = row[None, tile_n]``) all leave the
+    window's extents unknown from ``src`` alone.
+    """
+    if src is None or src.dim() != len(window):
+        return True
+    return any(
+        isinstance(extent, int) and extent == 1 and size != 1
+        for extent, size in zip(src.shape, window, strict=True)
+    )
+
+
+def index_entries(
+    t: KernelTranslator,
+    base_name: str,
+    base_rank: int | None,
+    index: Sequence[Any],
+    node: Node,
+    values: dict[Node, Value],
+    result: torch.Tensor | None,
+    *,
+    exact: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Index entries, and the equivalent rectangular slice where there is one.
+
+    ``result`` is the indexed value as the IR has it: it says which full
+    slices (``x[tile, :]``) run over a reduction loop's tile. With ``exact``
+    (a load, whose result is exactly the indexed window) it also checks
+    that the entries describe the shape Helion computes.
+    """
+    entries: list[dict[str, Any]] = []
+    offsets: list[ex.Expr] = []
+    sizes: list[ex.Expr] = []
+    # (entry position, rank) of every tensor entry: their axes are counted below.
+    tensors: list[tuple[int, int]] = []
+    rectangular = True
+    axis = 0
+    out_axis = 0
+    for item in index:
+        if item is None:
+            entries.append({"newaxis": True})
+            rectangular = False
+            out_axis += 1
+            continue
+        if isinstance(item, slice):
+            if item != slice(None):
+                raise t.unsupported(f"slice {item} with bounds is not supported", node)
+            block = looped_block_at(t, result, out_axis)
+            if block is not None:
+                entries.append({"tile": block.tile})
+                offsets.append(block.tile)
+                sizes.append(f"size({block.tile})")
+            else:
+                entries.append({"full": True})
+                offsets.append(0)
+                sizes.append(f"dim({base_name},{axis})")
+            axis += 1
+            out_axis += 1
+            continue
+        value = values[item] if isinstance(item, Node) else SymValue(item)
+        block = block_of(t, value)
+        if block is not None:
+            entries.append({"tile": block.tile})
+            offsets.append(block.tile)
+            sizes.append(f"size({block.tile})")
+            out_axis += 1
+        elif isinstance(value, SymValue):
+            entries.append({"at": sym_expr(t, value.value, node, scalar=True)})
+            rectangular = False
+        else:
+            indexer = item.meta.get("val") if isinstance(item, Node) else None
+            rank = indexer.dim() if isinstance(indexer, torch.Tensor) else 0
+            rectangular = False
+            if rank == 0:
+                # A scalar value (tile.id, a loaded count) picks one position.
+                entries.append({"at": t.operand(value, node)})
+            else:
+                tensors.append((len(entries), rank))
+                entries.append({"tensor": t.operand(value, node)})
+                out_axis += rank
+        axis += 1
+    if len(tensors) > 1 and any(rank != 1 for _, rank in tensors):
+        # Tensor entries broadcast together (unless all are 1-D: a cartesian
+        # product), which the format defines for consecutive entries only.
+        positions = [position for position, _ in tensors]
+        if positions != list(range(positions[0], positions[0] + len(positions))):
+            raise t.unsupported("tensor index entries that are not consecutive", node)
+        out_axis += max(rank for _, rank in tensors) - sum(rank for _, rank in tensors)
+    if exact and result is not None and out_axis != result.dim():
+        raise t.unsupported(
+            f"an index whose result has rank {result.dim()} where the format's indexing "
+            f"rules give {out_axis}",
+            node,
+        )
+    if base_rank is None or axis != base_rank:
+        rectangular = False
+    spec = {"base": base_name, "offsets": offsets, "sizes": sizes} if rectangular else None
+    return entries, spec

@@ -1,0 +1,110 @@
+"""The pieces ops and functions of the format are built from.
+
+Names, expressions, scalars, value types, operands and index entries, as
+pydantic models. Like the rest of the schema they import without torch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from helion2json.core.dtypes import ElementType
+
+ScalarType = Literal["f64", "i64", "i1"]
+
+# A name defined by an op or an argument. Expressions are ints or grammar strings.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z_0-9]*$")]
+Expr = int | str
+# JSON has no infinities or NaN, so those travel as strings (and a float is finite).
+Scalar = bool | int | Annotated[float, Field(allow_inf_nan=False)] | Literal["inf", "-inf", "nan"]
+
+
+class FormatModel(BaseModel):
+    # Consumers ignore unknown keys; this validator refuses them so that a typo
+    # in the exporter cannot ship silently.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Loc(FormatModel):
+    file: str
+    line: int = Field(ge=1)
+    col: int = Field(default=0, ge=0)
+
+
+class TensorType(FormatModel):
+    shape: list[Expr]
+    elem: ElementType
+
+
+class TensorTypeBox(FormatModel):
+    tensor: TensorType
+
+
+class ScalarTypeBox(FormatModel):
+    scalar: ScalarType
+
+
+ValueType = TensorTypeBox | ScalarTypeBox
+
+
+class Arg(FormatModel):
+    id: Name
+    type: ValueType
+
+
+class Ret(FormatModel):
+    type: ValueType
+
+
+class SliceSpec(FormatModel):
+    base: Name
+    offsets: list[Expr]
+    sizes: list[Expr]
+
+
+class SliceOperand(FormatModel):
+    slice: SliceSpec
+
+
+class ExprOperand(FormatModel):
+    """A symbolic integer scalar, e.g. ``{"expr": "size(tile_m) * 2"}``."""
+
+    expr: Expr
+
+
+class TileIndex(FormatModel):
+    """Index by a tile: the tile's elements along this axis."""
+
+    tile: Name
+
+
+class FullIndex(FormatModel):
+    """``:``: the whole axis."""
+
+    full: Literal[True]
+
+
+class AtIndex(FormatModel):
+    """A single position; the axis is dropped."""
+
+    at: Expr
+
+
+class TensorIndex(FormatModel):
+    """Gather/scatter: positions read from an integer tensor value."""
+
+    tensor: Name
+
+
+class NewAxisIndex(FormatModel):
+    """``None``: a new axis of extent 1."""
+
+    newaxis: Literal[True]
+
+
+IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex
+
+Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
+AttrValue = Any

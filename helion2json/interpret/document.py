@@ -1,0 +1,106 @@
+"""Running one function of a document: argument binding, execution, return checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from helion2json.core.dtypes import dtype_label
+from helion2json.core.format_types import TensorTypeBox
+from helion2json.core.schema import Func, validate_spec
+from helion2json.interpret.machine import Interpreter
+from helion2json.interpret.values import InterpretError, dtype_of
+
+
+def _select_func(funcs: Sequence[Func], name: str | None) -> Func:
+    if name is not None:
+        for func in funcs:
+            if func.name == name:
+                return func
+        raise InterpretError(
+            f"the document has no function {name!r} (it has {[f.name for f in funcs]})"
+        )
+    if len(funcs) != 1:
+        raise InterpretError(
+            f"the document has {len(funcs)} functions; pass func= one of {[f.name for f in funcs]}"
+        )
+    return funcs[0]
+
+
+def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    names = [arg.id for arg in func.args]
+    if len(args) > len(names):
+        raise InterpretError(f"{func.name} takes {len(names)} arguments, got {len(args)}")
+    bound = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise InterpretError(f"{func.name} has no argument {key!r}")
+        if key in bound:
+            raise InterpretError(f"argument {key!r} given twice")
+        bound[key] = value
+    missing = [name for name in names if name not in bound]
+    if missing:
+        raise InterpretError(f"{func.name}: missing arguments {missing}")
+    for arg in func.args:
+        value = bound[arg.id]
+        if isinstance(arg.type, TensorTypeBox):
+            declared = arg.type.tensor
+            if not isinstance(value, torch.Tensor):
+                raise InterpretError(f"argument {arg.id!r} must be a tensor, got {value!r}")
+            if value.dim() != len(declared.shape) or value.dtype != dtype_of(declared.elem):
+                raise InterpretError(
+                    f"argument {arg.id!r} is a {value.dim()}-d {value.dtype} tensor; the "
+                    f"document declares {len(declared.shape)}-d {declared.elem}"
+                )
+        else:
+            kind = arg.type.scalar
+            accepted: tuple[type, ...] = {"i1": (bool,), "i64": (int,), "f64": (int, float)}[kind]
+            if not isinstance(value, accepted) or (kind == "i64" and isinstance(value, bool)):
+                raise InterpretError(f"argument {arg.id!r} must be a {kind} scalar, got {value!r}")
+            if kind == "f64":
+                bound[arg.id] = float(bound[arg.id])
+    return bound
+
+
+def run_document(
+    document: Mapping[str, Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    func: str | None = None,
+) -> list[torch.Tensor]:
+    """Execute one function of ``document`` on ``args``; return its ``hl.return`` values.
+
+    The document is validated first (``helion2json.ValidationError``). Tensor
+    arguments are used in place, as the kernel uses them: a kernel that writes
+    into an argument writes into the tensor passed here (clone to keep it).
+    Raises ``InterpretError`` naming the op, its index and source location when
+    the document cannot be executed.
+    """
+    spec = validate_spec(dict(document))
+    selected = _select_func(spec.module.funcs, func)
+    bound = _bind_arguments(selected, args, kwargs or {})
+    tensors = [value for value in bound.values() if isinstance(value, torch.Tensor)]
+    device = tensors[0].device if tensors else torch.device("cpu")
+    interpreter = Interpreter(device)
+    program = interpreter.build(selected.body)
+    interpreter.env.scopes[0].update(bound)
+    interpreter.run_block(program)
+    returned = interpreter.returned
+    if len(returned) != len(selected.rets):
+        raise InterpretError(
+            f"hl.return gives {len(returned)} values for {len(selected.rets)} rets"
+        )
+    for position, (value, ret) in enumerate(zip(returned, selected.rets, strict=True)):
+        if not isinstance(value, torch.Tensor):
+            raise InterpretError(f"return value {position} is {value!r}, not a tensor")
+        if isinstance(ret.type, TensorTypeBox):
+            declared = ret.type.tensor
+            if value.dim() != len(declared.shape) or value.dtype != dtype_of(declared.elem):
+                raise InterpretError(
+                    f"return value {position} is a {value.dim()}-d {dtype_label(value.dtype)} "
+                    f"tensor; rets[{position}] declares {len(declared.shape)}-d {declared.elem}"
+                )
+    return list(returned)
