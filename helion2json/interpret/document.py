@@ -29,17 +29,27 @@ def _select_func(funcs: Sequence[Func], name: str | None) -> Func:
     return funcs[0]
 
 
+def _unwrapped(value: Any) -> Any:
+    """``hl.constexpr(v)`` is ``v``: the kernel was specialised on the value it wraps.
+
+    Recognised by shape, not by import: the interpreter never imports helion.
+    """
+    if type(value).__name__ == "ConstExpr" and isinstance(value, tuple) and len(value) == 1:
+        return value[0]
+    return value
+
+
 def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     names = [arg.id for arg in func.args]
     if len(args) > len(names):
         raise InterpretError(f"{func.name} takes {len(names)} arguments, got {len(args)}")
-    bound = dict(zip(names, args, strict=False))
+    bound = {name: _unwrapped(value) for name, value in zip(names, args, strict=False)}
     for key, value in kwargs.items():
         if key not in names:
             raise InterpretError(f"{func.name} has no argument {key!r}")
         if key in bound:
             raise InterpretError(f"argument {key!r} given twice")
-        bound[key] = value
+        bound[key] = _unwrapped(value)
     missing = [name for name in names if name not in bound]
     if missing:
         raise InterpretError(f"{func.name}: missing arguments {missing}")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     tensor, index = node.args[0], node.args[1]
     extra_mask = node.args[2] if len(node.args) > 2 else None
-    base = values[tensor]  # type: ignore[index]
+    base = _memory_base(t, node, tensor, values, "hl.load")
     if not isinstance(base, TensorRef):
         # Indexing a device value (``tile.index[:, None]``) views it, as hl.subscript does.
         return _subscript(t, node, base, index, values)  # type: ignore[arg-type]
@@ -56,7 +56,7 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
 def _h_store(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     tensor, index, value = node.args[0], node.args[1], node.args[2]
     extra_mask = node.args[3] if len(node.args) > 3 else None
-    base = _host_target(t, node, values[tensor], "hl.store")  # type: ignore[index]
+    base = _host_target(t, node, _memory_base(t, node, tensor, values, "hl.store"), "hl.store")
     t.flush_pending_loads(base.name)
     entries, spec = index_entries(
         t, base.name, base.rank, _index_list(index), node, values, _tensor_val(value)
@@ -97,7 +97,8 @@ def _h_atomic(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Val
     else:
         expected, value = None, node.args[2]
         sem = node.args[3] if len(node.args) > 3 else "relaxed"
-    base = _host_target(t, node, values[tensor], f"hl.{kind}")  # type: ignore[index]
+    target = _memory_base(t, node, tensor, values, f"hl.{kind}")
+    base = _host_target(t, node, target, f"hl.{kind}")
     t.flush_pending_loads(base.name)
     entries, _ = index_entries(
         t, base.name, base.rank, _index_list(index), node, values, _tensor_val(value)
@@ -154,6 +155,24 @@ def _subscript(
     name = t.result_name(node)
     t.emit({"op": "hl.subscript", "src": src, "index": entries, "result": name}, node)
     return Named(name)
+
+
+def _memory_base(
+    t: KernelTranslator, node: Node, tensor: Any, values: dict[Node, Value], op: str
+) -> Value:
+    """What a memory op reads or writes: a host tensor or a device value.
+
+    A stacked tensor (``hl.stacktensor_like``) is a pair of a template tensor and
+    a tensor of raw device addresses; the format has no addresses to read through.
+    """
+    if isinstance(tensor, (tuple, list)):
+        raise t.unsupported(
+            f"{op} through a stacked tensor (hl.stacktensor_like): the format has no "
+            "tensors addressed by raw device pointers",
+            node,
+            op="hl.stacktensor_like",
+        )
+    return values[tensor]  # type: ignore[index]
 
 
 def _host_target(t: KernelTranslator, node: Node, value: Value, op: str) -> TensorRef:

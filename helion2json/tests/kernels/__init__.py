@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import helion.language as hl
 import torch
 import torch.nn.functional as F
 
-from helion2json.tests.kernels import elementwise, indexing, linalg, norms, reductions
+from helion2json.tests.kernels import elementwise, indexing, kinds, linalg, norms, reductions
 
 
 @dataclass(frozen=True)
@@ -411,6 +412,14 @@ FAMILIES: list[Family] = [
         _jagged_args,
         reference=_jagged_row_sums,
         tags=("jagged", "gather", "mask"),
+    ),
+    # -- less common kinds
+    Family(
+        "offset_by_constexpr",
+        kinds.offset_by_constexpr,
+        lambda: (torch.randn(10), hl.constexpr(3)),
+        reference=lambda x, shift: x - shift.value,
+        tags=("kinds", "constexpr"),
     ),
 ]
 
