@@ -41,12 +41,6 @@ def _definition(fn: Any) -> SourceLocation:
     return SourceLocation(relative_source_path(code.co_filename), code.co_firstlineno, 0)
 
 
-def torch_tensor_type() -> type:
-    import torch
-
-    return torch.Tensor
-
-
 def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
     """``kernel.bind`` on the example arguments, with Helion's failures as ``BindError``."""
     from helion2json.core.capture import helion_ir
@@ -130,15 +124,6 @@ def export_kernel(
     """
     from helion2json.core.configs import choose_config
 
-    values = [*example_args, *(example_kwargs or {}).values()]
-    if not any(isinstance(value, torch_tensor_type()) for value in values):
-        fn = _kernel_function(kernel)
-        raise ArgumentError(
-            "no tensor arguments among the example arguments: pass the tensors the kernel "
-            "is bound on (e.g. --arg 'torch.randn(64, 64)')",
-            kernel=fn.__name__,
-            location=_definition(fn),
-        )
     bound = bind_kernel(kernel, tuple(example_args), example_kwargs)
     try:
         choice = choose_config(

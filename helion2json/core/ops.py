@@ -36,8 +36,8 @@ from helion2json.core.format_types import (
 # The entry every ``torch.<aten name>`` op shares.
 TORCH = "torch.*"
 
-# What a name an op defines is, for the cross-reference checks.
-SymbolKind = Literal["tensor", "tile", "scalar", "symbol", "value"]
+# What a name an op or argument defines is, for the cross-reference checks.
+SymbolKind = Literal["tensor", "tile", "scalar", "symbol", "value", "constant"]
 
 
 @dataclass(frozen=True)

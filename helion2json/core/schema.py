@@ -33,6 +33,7 @@ from helion2json.core.format_types import (
     Name,
     NewAxisIndex,
     Ret,
+    ScalarTypeBox,
     SliceOperand,
     SliceSpec,
     TensorIndex,
@@ -242,8 +243,10 @@ class _CrossChecker:
         for arg in self.func.args:
             if isinstance(arg.type, TensorTypeBox):
                 self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape)))
-            else:
+            elif isinstance(arg.type, ScalarTypeBox):
                 self.define(arg.id, _Symbol("scalar"))
+            else:
+                self.define(arg.id, _Symbol("constant"))
         for index, op in enumerate(self.func.body):
             self.op_index = index
             self.op_path = f"{self.path}.body[{index}]"

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from helion2json.core.dtypes import dtype_label
-from helion2json.core.format_types import TensorTypeBox
+from helion2json.core.format_types import DeviceTypeBox, DtypeTypeBox, TensorTypeBox
 from helion2json.core.schema import Func, validate_spec
 from helion2json.interpret.machine import Interpreter
 from helion2json.interpret.values import InterpretError, dtype_of
@@ -64,6 +64,19 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
                     f"argument {arg.id!r} is a {value.dim()}-d {value.dtype} tensor; the "
                     f"document declares {len(declared.shape)}-d {declared.elem}"
                 )
+        elif isinstance(arg.type, DtypeTypeBox):
+            if value != dtype_of(arg.type.dtype):
+                raise InterpretError(
+                    f"argument {arg.id!r} must be {dtype_of(arg.type.dtype)} (the document is "
+                    f"specialised on it), got {value!r}"
+                )
+        elif isinstance(arg.type, DeviceTypeBox):
+            try:
+                bound[arg.id] = torch.device(value)
+            except (TypeError, RuntimeError):
+                raise InterpretError(
+                    f"argument {arg.id!r} must be a device, got {value!r}"
+                ) from None
         else:
             kind = arg.type.scalar
             accepted: tuple[type, ...] = {"i1": (bool,), "i64": (int,), "f64": (int, float)}[kind]
@@ -92,8 +105,10 @@ def run_document(
     spec = validate_spec(dict(document))
     selected = _select_func(spec.module.funcs, func)
     bound = _bind_arguments(selected, args, kwargs or {})
-    tensors = [value for value in bound.values() if isinstance(value, torch.Tensor)]
-    device = tensors[0].device if tensors else torch.device("cpu")
+    # The inputs' device; a kernel without tensor arguments runs on its device argument.
+    devices = [value.device for value in bound.values() if isinstance(value, torch.Tensor)]
+    devices += [value for value in bound.values() if isinstance(value, torch.device)]
+    device = devices[0] if devices else torch.device("cpu")
     interpreter = Interpreter(device)
     program = interpreter.build(selected.body)
     interpreter.env.scopes[0].update(bound)

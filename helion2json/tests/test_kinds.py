@@ -10,8 +10,9 @@ import helion.language as hl
 import pytest
 import torch
 
-from helion2json import UnsupportedError, export_kernel
-from helion2json.interpret import run_document
+from helion2json import UnsupportedError, ValidationError, export_kernel, validate_spec
+from helion2json.interpret import InterpretError, run_document
+from helion2json.tests.interpret_documents import END, document, scalar, tiles
 from helion2json.tests.kernels import family
 
 
@@ -62,3 +63,60 @@ def test_a_stacked_tensor_load_is_a_named_unsupported_construct() -> None:
     assert info.value.location is not None
     line = Path(__file__).read_text().splitlines()[info.value.location.line - 1]
     assert "stacked[tile]" in line
+
+
+# ------------------------------------------------------------------ dtype and device arguments
+
+
+def test_dtype_and_device_arguments_are_constants_of_the_signature() -> None:
+    func = exported("ramp_grid")["module"]["funcs"][0]
+    assert func["args"] == [
+        {"id": "rows", "type": {"scalar": "i64"}},
+        {"id": "cols", "type": {"scalar": "i64"}},
+        {"id": "dtype", "type": {"dtype": "i16"}},
+        {"id": "device", "type": {"device": None}},
+    ]
+    alloc = next(op for op in func["body"] if op["op"] == "hl.alloc")
+    assert alloc["shape"] == ["rows", "cols"] and alloc["dtype"] == "i16"
+    halve = exported("halve_into")["module"]["funcs"][0]
+    assert halve["args"][1] == {"id": "dtype", "type": {"dtype": "bf16"}}
+    cast = next(op for op in halve["body"] if op["op"] == "torch.prims.convert_element_type")
+    assert cast["attrs"] == {"dtype": "bf16"}
+
+
+def constant_arguments_document() -> dict[str, Any]:
+    body = [
+        {"op": "hl.alloc", "shape": ["n"], "dtype": "f16", "result": "out", "fill": 2},
+        tiles(["tile"], [4], ["n"]),
+        END,
+        {"op": "hl.return", "values": ["out"]},
+    ]
+    args = [
+        scalar("n", "i64"),
+        {"id": "dtype", "type": {"dtype": "f16"}},
+        {"id": "device", "type": {"device": None}},
+    ]
+    return document(args, body)
+
+
+def test_the_interpreter_binds_dtype_and_device_arguments() -> None:
+    spec = constant_arguments_document()
+    validate_spec(spec)
+    (out,) = run_document(spec, (3, torch.float16, "cpu"))
+    assert out.dtype == torch.float16 and out.device.type == "cpu"
+    assert out.tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(InterpretError, match=r"must be torch\.float16"):
+        run_document(spec, (3, torch.float32, "cpu"))
+    with pytest.raises(InterpretError, match="must be a device"):
+        run_document(spec, (3, torch.float16, 1.5))
+
+
+def test_constant_arguments_are_no_operands() -> None:
+    spec = constant_arguments_document()
+    spec["module"]["funcs"][0]["args"][1]["type"] = {"dtype": "f99"}
+    with pytest.raises(ValidationError):
+        validate_spec(spec)
+    spec = constant_arguments_document()
+    spec["module"]["funcs"][0]["body"][0]["shape"] = ["dtype"]
+    with pytest.raises(ValidationError, match="'dtype' is a constant"):
+        validate_spec(spec)

@@ -61,11 +61,9 @@ def _scalar_type(value: Any) -> str:
 
 def signature(t: KernelTranslator) -> list[dict[str, Any]]:
     args: list[dict[str, Any]] = []
-    has_tensor = False
     for name, value in t.params:
         t.state.used_names.add(name)
         if isinstance(value, torch.Tensor):
-            has_tensor = True
             ref = TensorRef(name, value.dim())
             t.names.tensors[name] = ref
             elem = element_type(value.dtype, t.def_location())
@@ -82,19 +80,18 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
             t.names.symbol_names[value] = ex.Ref(name)
             if isinstance(value, sympy.Eq) and value.rhs == 1:
                 t.names.symbol_names[value.lhs] = ex.Ref(name)
+        elif isinstance(value, torch.dtype):
+            # Helion specialises on a dtype: the body holds its element type wherever it is used.
+            args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
+        elif isinstance(value, torch.device):
+            args.append({"id": name, "type": {"device": None}})
         else:
             raise ArgumentError(
-                f"argument '{name}' is a {type(value).__name__}; the format has tensor and "
-                "scalar (int, float, bool) arguments",
+                f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
+                "scalar (int, float, bool), dtype and device arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )
-    if not has_tensor:
-        raise ArgumentError(
-            "no tensor arguments: the example arguments must include at least one tensor",
-            kernel=t.kernel_name,
-            location=t.def_location(),
-        )
     register_shape_symbols(t)
     return args
 

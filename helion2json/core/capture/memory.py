@@ -172,7 +172,7 @@ def _memory_base(
             node,
             op="hl.stacktensor_like",
         )
-    return values[tensor]  # type: ignore[index]
+    return values[tensor]
 
 
 def _host_target(t: KernelTranslator, node: Node, value: Value, op: str) -> TensorRef:

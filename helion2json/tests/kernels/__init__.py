@@ -84,6 +84,11 @@ def _jagged_row_sums(values: torch.Tensor, offsets: torch.Tensor) -> torch.Tenso
     return torch.stack([values[a:b].sum() for a, b in itertools.pairwise(bounds)])
 
 
+def _ramp_grid(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    ramp = torch.arange(rows, device=device)[:, None] * 10 - torch.arange(cols, device=device)
+    return ramp.to(dtype)
+
+
 # ------------------------------------------------------------------ example arguments
 
 
@@ -420,6 +425,20 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(10), hl.constexpr(3)),
         reference=lambda x, shift: x - shift.value,
         tags=("kinds", "constexpr"),
+    ),
+    Family(
+        "ramp_grid",
+        kinds.ramp_grid,
+        lambda: (5, 7, torch.int16, torch.device("cpu")),
+        reference=_ramp_grid,
+        tags=("kinds", "no-tensor-arguments", "dtype-argument"),
+    ),
+    Family(
+        "halve_into",
+        kinds.halve_into,
+        lambda: (torch.randn(5, 12), torch.bfloat16),
+        reference=lambda x, dtype: (x * 0.5).to(dtype),
+        tags=("kinds", "dtype-argument"),
     ),
 ]
 
