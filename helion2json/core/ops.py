@@ -238,6 +238,15 @@ class TilePropertyOp(OpModel):
     result: Name
 
 
+@op_model(defines="value")
+class RngSeedOp(OpModel):
+    """Seed ``slot`` of those the kernel draws once per call, before its loops."""
+
+    op: Literal["hl.rng_seed"]
+    slot: int = Field(ge=0)
+    result: Name
+
+
 @op_model(defines="symbol")
 class RegisterBlockSizeOp(OpModel):
     op: Literal["hl.register_block_size"]

@@ -93,6 +93,7 @@ def run_document(
     kwargs: Mapping[str, Any] | None = None,
     *,
     func: str | None = None,
+    generator: torch.Generator | None = None,
 ) -> list[torch.Tensor]:
     """Execute one function of ``document`` on ``args``; return its ``hl.return`` values.
 
@@ -100,7 +101,8 @@ def run_document(
     arguments are used in place, as the kernel uses them: a kernel that writes
     into an argument writes into the tensor passed here (clone to keep it).
     Raises ``InterpretError`` naming the op, its index and source location when
-    the document cannot be executed.
+    the document cannot be executed. ``hl.rng_seed`` seeds are drawn from
+    ``generator``, else from the default generator of the device the kernel runs on.
     """
     spec = validate_spec(dict(document))
     selected = _select_func(spec.module.funcs, func)
@@ -109,7 +111,7 @@ def run_document(
     devices = [value.device for value in bound.values() if isinstance(value, torch.Tensor)]
     devices += [value for value in bound.values() if isinstance(value, torch.device)]
     device = devices[0] if devices else torch.device("cpu")
-    interpreter = Interpreter(device)
+    interpreter = Interpreter(device, generator)
     program = interpreter.build(selected.body)
     interpreter.env.scopes[0].update(bound)
     interpreter.run_block(program)

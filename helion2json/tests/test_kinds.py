@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from helion2json import UnsupportedError, ValidationError, export_kernel, validate_spec
+from helion2json.core.verify import ReferenceRun, verify_document
 from helion2json.interpret import InterpretError, run_document
 from helion2json.tests.interpret_documents import END, document, scalar, tiles
-from helion2json.tests.kernels import family
+from helion2json.tests.kernels import family, philox_uniform
+from helion2json.tests.kernels.kinds import jitter
 
 
 def exported(name: str) -> dict[str, Any]:
@@ -119,4 +121,71 @@ def test_constant_arguments_are_no_operands() -> None:
     spec = constant_arguments_document()
     spec["module"]["funcs"][0]["body"][0]["shape"] = ["dtype"]
     with pytest.raises(ValidationError, match="'dtype' is a constant"):
+        validate_spec(spec)
+
+
+# ------------------------------------------------------------------ random numbers
+
+
+def test_seeded_random_numbers_match_philox_exactly() -> None:
+    selected = family("seeded_dropout")
+    torch.manual_seed(0)
+    args = selected.make_args()
+    document = export_kernel(selected.kernel, args, locations=False)
+    assert not [op for op in body_of(document) if op["op"] == "hl.rng_seed"]
+    result = verify_document(
+        document, args, reference=ReferenceRun("philox", list(selected.reference(*args)))
+    )
+    assert result.ok
+    assert all(check.max_abs_error == 0 for check in result.outputs)
+
+
+def test_launch_seeded_random_numbers_read_seeds_drawn_once_per_call() -> None:
+    x = torch.randn(10, 20)
+    document = export_kernel(jitter, (x,), locations=False)
+    seeds = [op for op in body_of(document) if op["op"] == "hl.rng_seed"]
+    assert [(op["slot"], op["result"]) for op in seeds] == [(0, "rng_seed"), (1, "rng_seed_1")]
+    generator = torch.Generator().manual_seed(5)
+    uniform, normal = run_document(document, (x,), generator=generator)
+    # The launch draws every slot's seed at once, then each tile reads its slot.
+    drawn = torch.randint(2**63 - 1, [2], generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(uniform, x + philox_uniform(int(drawn[0]), (10, 20)), rtol=0, atol=0)
+    assert normal.isfinite().all() and not torch.equal(normal, uniform - x)
+    again = run_document(document, (x,), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(again[1], normal)
+
+
+def seed_document(slots: list[int]) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        {"op": "hl.alloc", "shape": [len(slots)], "dtype": "i64", "result": "out"},
+        tiles(["tile"], [1], [1]),
+    ]
+    for position, slot in enumerate(slots):
+        body.append({"op": "hl.rng_seed", "slot": slot, "result": f"seed_{position}"})
+        body.append(
+            {
+                "op": "hl.store_slice",
+                "dst": "out",
+                "offsets": [position],
+                "src": f"seed_{position}",
+                "sizes": [1],
+            }
+        )
+    body += [END, {"op": "hl.return", "values": ["out"]}]
+    return document([], body)
+
+
+def test_hl_rng_seed_reads_the_slot_of_seeds_drawn_from_the_generator() -> None:
+    spec = seed_document([2, 0, 2])
+    validate_spec(spec)
+    (out,) = run_document(spec, (), generator=torch.Generator().manual_seed(1))
+    drawn = torch.randint(2**63 - 1, [3], generator=torch.Generator().manual_seed(1))
+    assert out.tolist() == [drawn[2], drawn[0], drawn[2]]
+    torch.manual_seed(3)
+    (first,) = run_document(spec, ())
+    torch.manual_seed(3)
+    (second,) = run_document(spec, ())
+    assert torch.equal(first, second)
+    spec["module"]["funcs"][0]["body"][2]["slot"] = -1
+    with pytest.raises(ValidationError):
         validate_spec(spec)

@@ -14,7 +14,7 @@ from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import is_device_loop
 from helion2json.core.capture.registry import handles
 from helion2json.core.capture.symbols import bound_expr
-from helion2json.core.capture.values import SymValue, TensorRef, Value, scalar_json
+from helion2json.core.capture.values import Named, SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
 from helion2json.core.errors import ArgumentError, UnsupportedError
 from helion2json.core.host import HostFactory, HostValue
@@ -49,6 +49,19 @@ def _h_get_symnode(t: KernelTranslator, node: Node, values: dict[Node, Value]) -
 @handles("_host_tensor", emits=("hl.alloc",))
 def _h_host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     return host_tensor(t, node, values)
+
+
+@handles("_rng_seed", emits=("hl.rng_seed",))
+def _h_rng_seed(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    """A seed of the launch's seed buffer: what torch.rand_like and friends start from.
+
+    Helion decomposes the random numbers themselves into integer torch math
+    (Philox4x32-10 over each element's offset), which follows in the body.
+    """
+    (slot,) = node.args
+    name = t.result_name(node)
+    t.emit({"op": "hl.rng_seed", "slot": slot, "result": name}, node)
+    return Named(name)
 
 
 def _scalar_type(value: Any) -> str:

@@ -89,6 +89,41 @@ def _ramp_grid(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -
     return ramp.to(dtype)
 
 
+def philox_first_word(seed: int, offset: int) -> int:
+    """Word 0 of Philox4x32-10 (Salmon et al.) keyed by ``seed``, counter ``[offset, 0]``."""
+    mask = 0xFFFFFFFF
+    c0, c1, c2, c3 = offset & mask, (offset >> 32) & mask, 0, 0
+    k0, k1 = seed & mask, (seed >> 32) & mask
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & mask, (p0 >> 32) ^ c3 ^ k1, p0 & mask
+        k0, k1 = (k0 + 0x9E3779B9) & mask, (k1 + 0xBB67AE85) & mask
+    return c0
+
+
+def philox_words(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """Word 0 for each element, its offset being its row-major position, as signed int32."""
+    words = [philox_first_word(seed, offset) for offset in range(math.prod(shape))]
+    signed = [word - (1 << 32) if word >= 1 << 31 else word for word in words]
+    return torch.tensor(signed, dtype=torch.int64).reshape(shape)
+
+
+def philox_uniform(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """Triton's ``tl.rand``: ``|word|`` (one's complement for negatives) scaled below 1."""
+    signed = philox_words(seed, shape)
+    magnitude = torch.where(signed < 0, -signed - 1, signed)
+    return magnitude.to(torch.float32) * 4.6566127342e-10
+
+
+def _seeded_dropout(
+    x: torch.Tensor, p: float, scale: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    keep = philox_uniform(seed, tuple(x.shape)) > p
+    signed = philox_words(seed + 1, tuple(x.shape))
+    picks = (-3 + torch.where(signed < 0, -signed, signed) % 12).to(torch.int32)
+    return torch.where(keep, x * scale, 0.0), picks
+
+
 # ------------------------------------------------------------------ example arguments
 
 
@@ -439,6 +474,13 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(5, 12), torch.bfloat16),
         reference=lambda x, dtype: (x * 0.5).to(dtype),
         tags=("kinds", "dtype-argument"),
+    ),
+    Family(
+        "seeded_dropout",
+        kinds.seeded_dropout,
+        lambda: (torch.randn(10, 20), 0.25, 4 / 3, 1234),
+        reference=_seeded_dropout,
+        tags=("kinds", "random"),
     ),
 ]
 

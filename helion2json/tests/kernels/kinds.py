@@ -34,3 +34,28 @@ def halve_into(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     for tile in hl.tile(x.size(), block_size=[2, 8]):
         out[tile] = (x[tile] * 0.5).to(dtype)
     return out
+
+
+@helion.kernel(static_shapes=True)
+def seeded_dropout(
+    x: torch.Tensor, p: float, scale: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random numbers from an explicit seed: Philox over each element's offset."""
+    out = torch.empty_like(x)
+    picks = torch.empty(x.size(), dtype=torch.int32, device=x.device)
+    for tile_m, tile_n in hl.tile(x.size(), block_size=[4, 8]):
+        keep = hl.rand([tile_m, tile_n], seed=seed) > p
+        out[tile_m, tile_n] = torch.where(keep, x[tile_m, tile_n] * scale, 0.0)
+        picks[tile_m, tile_n] = hl.randint([tile_m, tile_n], low=-3, high=9, seed=seed + 1)
+    return out, picks
+
+
+@helion.kernel(static_shapes=True)
+def jitter(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random numbers seeded by the launch (torch.rand_like, torch.randn_like on a tile)."""
+    uniform = torch.empty_like(x)
+    normal = torch.empty_like(x)
+    for tile_m, tile_n in hl.tile(x.size(), block_size=[4, 8]):
+        uniform[tile_m, tile_n] = x[tile_m, tile_n] + torch.rand_like(x[tile_m, tile_n])
+        normal[tile_m, tile_n] = torch.randn_like(x[tile_m, tile_n])
+    return uniform, normal
