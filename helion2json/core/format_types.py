@@ -120,7 +120,13 @@ class NewAxisIndex(FormatModel):
     newaxis: Literal[True]
 
 
-IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex
+class BroadcastIndex(FormatModel):
+    """An axis of extent 1 indexed by a tile: position 0, repeated over the tile's extent."""
+
+    broadcast: Name
+
+
+IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex | BroadcastIndex
 
 Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
 AttrValue = Any

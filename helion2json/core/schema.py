@@ -25,6 +25,7 @@ from helion2json.core.expr import Dim, ExprSyntaxError, Ref, Size, parse_expr, w
 from helion2json.core.format_types import (
     Arg,
     AtIndex,
+    BroadcastIndex,
     Expr,
     ExprOperand,
     FormatModel,
@@ -229,6 +230,8 @@ class _CrossChecker:
             at = f"{where}[{i}]"
             if isinstance(entry, TileIndex):
                 self.use(at, entry.tile, ("tile",))
+            elif isinstance(entry, BroadcastIndex):
+                self.use(at, entry.broadcast, ("tile",))
             elif isinstance(entry, AtIndex):
                 self.expr(at, entry.at)
             elif isinstance(entry, TensorIndex):

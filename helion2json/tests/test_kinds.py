@@ -13,7 +13,7 @@ import torch
 from helion2json import UnsupportedError, ValidationError, export_kernel, validate_spec
 from helion2json.core.verify import ReferenceRun, verify_document
 from helion2json.interpret import InterpretError, run_document
-from helion2json.tests.interpret_documents import END, document, scalar, tiles
+from helion2json.tests.interpret_documents import END, document, scalar, tensor, tiles
 from helion2json.tests.kernels import family, philox_uniform
 from helion2json.tests.kernels.kinds import jitter
 
@@ -189,3 +189,34 @@ def test_hl_rng_seed_reads_the_slot_of_seeds_drawn_from_the_generator() -> None:
     spec["module"]["funcs"][0]["body"][2]["slot"] = -1
     with pytest.raises(ValidationError):
         validate_spec(spec)
+
+
+# ------------------------------------------------------------------ size-1 axes indexed by tiles
+
+
+def test_a_tile_over_a_size_one_axis_broadcasts() -> None:
+    body = body_of(exported("add_broadcast_row"))
+    loads = [op for op in body if op["op"] == "hl.load"]
+    assert [op["index"] for op in loads] == [[{"broadcast": "tile_m"}, {"tile": "tile_n"}]] * 2
+
+
+def broadcast_document(entry: dict[str, Any]) -> dict[str, Any]:
+    body = [
+        {"op": "hl.alloc", "shape": ["dim(x,0)", "dim(x,1)"], "dtype": "f32", "result": "out"},
+        tiles(["tile_m", "tile_n"], [3, 2], ["dim(x,0)", "dim(x,1)"]),
+        {"op": "hl.load", "result": "r", "base": "row", "index": [entry, {"tile": "tile_n"}]},
+        {"op": "hl.store_slice", "dst": "out", "offsets": ["tile_m", "tile_n"], "src": "r"},
+        END,
+        {"op": "hl.return", "values": ["out"]},
+    ]
+    return document([tensor("x", 2), tensor("row", 2)], body)
+
+
+def test_a_broadcast_entry_reads_position_zero_over_the_tile() -> None:
+    spec = broadcast_document({"broadcast": "tile_m"})
+    validate_spec(spec)
+    x, row = torch.zeros(7, 5), torch.randn(1, 5)
+    (out,) = run_document(spec, (x, row))
+    torch.testing.assert_close(out, row.expand(7, 5))
+    with pytest.raises(ValidationError, match="'x' is a tensor, expected a tile"):
+        validate_spec(broadcast_document({"broadcast": "x"}))

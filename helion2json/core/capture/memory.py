@@ -19,6 +19,7 @@ from helion2json.core.capture.values import (
     SymValue,
     TensorRef,
     Value,
+    concrete_int,
     scalar_json,
     value_of,
 )
@@ -36,6 +37,7 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
         # Indexing a device value (``tile.index[:, None]``) views it, as hl.subscript does.
         return _subscript(t, node, base, index, values)  # type: ignore[arg-type]
     result = node.meta.get("val")
+    host = _tensor_val(tensor)
     entries, spec = index_entries(
         t,
         base.name,
@@ -45,6 +47,7 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
         values,
         result if isinstance(result, torch.Tensor) else None,
         exact=True,
+        base_shape=host.shape if host is not None else None,
     )
     mask = t.operand(values[extra_mask], node) if isinstance(extra_mask, Node) else None
     load = PendingLoad(node=node, base=base, index=entries, slice=spec, mask=mask)
@@ -207,6 +210,10 @@ def _broadcasts_into(src: torch.Tensor | None, window: Sequence[ex.Expr]) -> boo
     )
 
 
+def _extent_one(shape: Sequence[Any] | None, axis: int) -> bool:
+    return shape is not None and axis < len(shape) and concrete_int(shape[axis]) == 1
+
+
 def index_entries(
     t: KernelTranslator,
     base_name: str,
@@ -217,13 +224,15 @@ def index_entries(
     result: torch.Tensor | None,
     *,
     exact: bool = False,
+    base_shape: Sequence[Any] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Index entries, and the equivalent rectangular slice where there is one.
 
     ``result`` is the indexed value as the IR has it: it says which full
     slices (``x[tile, :]``) run over a reduction loop's tile. With ``exact``
     (a load, whose result is exactly the indexed window) it also checks
-    that the entries describe the shape Helion computes.
+    that the entries describe the shape Helion computes. ``base_shape`` (a
+    load's) tells the axes of extent 1, which a tile indexes by broadcasting.
     """
     entries: list[dict[str, Any]] = []
     offsets: list[ex.Expr] = []
@@ -256,7 +265,12 @@ def index_entries(
             continue
         value = values[item] if isinstance(item, Node) else SymValue(item)
         block = block_of(t, value)
-        if block is not None:
+        if block is not None and _extent_one(base_shape, axis):
+            # Helion leaves a size-1 axis out of the address and broadcasts it to the tile.
+            entries.append({"broadcast": block.tile})
+            rectangular = False
+            out_axis += 1
+        elif block is not None:
             entries.append({"tile": block.tile})
             offsets.append(block.tile)
             sizes.append(f"size({block.tile})")

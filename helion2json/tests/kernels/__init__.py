@@ -482,6 +482,20 @@ FAMILIES: list[Family] = [
         reference=_seeded_dropout,
         tags=("kinds", "random"),
     ),
+    Family(
+        "batched_weighted_sums",
+        kinds.batched_weighted_sums,
+        lambda: (torch.randn(3, 10, 20), torch.randn(3, 6)),
+        reference=lambda x, weights: x.sum(-1)[:, :, None] * weights[:, None, :],
+        tags=("kinds", "3d-grid", "reduction"),
+    ),
+    Family(
+        "add_broadcast_row",
+        kinds.add_broadcast_row,
+        lambda: (torch.randn(10, 12), torch.randn(1, 12)),
+        reference=lambda x, row: (x + row, row.expand_as(x).clone()),
+        tags=("kinds", "broadcast", "size-one"),
+    ),
 ]
 
 

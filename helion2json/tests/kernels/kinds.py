@@ -59,3 +59,29 @@ def jitter(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         uniform[tile_m, tile_n] = x[tile_m, tile_n] + torch.rand_like(x[tile_m, tile_n])
         normal[tile_m, tile_n] = torch.randn_like(x[tile_m, tile_n])
     return uniform, normal
+
+
+@helion.kernel(static_shapes=True, config=helion.Config(block_sizes=[1, 4, 4, 8]))
+def batched_weighted_sums(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """A 3-d grid with a sequential loop inside: ``out[b, m, n] = sum_k x[b, m, k] * w[b, n]``."""
+    batches, rows, depth = x.size()
+    cols = weights.size(1)
+    out = torch.empty([batches, rows, cols], dtype=x.dtype, device=x.device)
+    for tile_b, tile_m, tile_n in hl.tile([batches, rows, cols]):
+        acc = hl.zeros([tile_b, tile_m, tile_n], dtype=torch.float32)
+        for tile_k in hl.tile(depth):
+            partial = x[tile_b, tile_m, tile_k].sum(-1)
+            acc = acc + partial[:, :, None] * weights[tile_b, None, tile_n]
+        out[tile_b, tile_m, tile_n] = acc
+    return out
+
+
+@helion.kernel(static_shapes=True)
+def add_broadcast_row(x: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``row`` has one row: ``row[tile_m, tile_n]`` reads it for every row of the tile."""
+    out = torch.empty_like(x)
+    spread = torch.empty_like(x)
+    for tile_m, tile_n in hl.tile(x.size(), block_size=[4, 8]):
+        out[tile_m, tile_n] = x[tile_m, tile_n] + row[tile_m, tile_n]
+        spread[tile_m, tile_n] = row[tile_m, tile_n]
+    return out, spread
