@@ -168,6 +168,8 @@ class LoadOp(OpModel):
     base: Name | None = None
     index: list[IndexEntry] | None = None
     mask: Name | None = None
+    # Per result axis: the extent an edge tile's value is padded to with zeros (or null).
+    pad_to: list[Expr | None] | None = None
 
 
 @op_model()

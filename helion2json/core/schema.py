@@ -353,6 +353,9 @@ class _CrossChecker:
                 self.error("base", "hl.load with 'index' needs 'base'")
             else:
                 self.index("index", op.base, op.index)
+        for axis, extent in enumerate(op.pad_to or []):
+            if extent is not None:
+                self.expr(f"pad_to[{axis}]", extent)
         if op.mask is not None:
             self.use("mask", op.mask)
 

@@ -13,7 +13,7 @@ import torch
 from helion2json import UnsupportedError, ValidationError, export_kernel, validate_spec
 from helion2json.core.verify import ReferenceRun, verify_document
 from helion2json.interpret import InterpretError, run_document
-from helion2json.tests.interpret_documents import END, document, scalar, tensor, tiles
+from helion2json.tests.interpret_documents import END, document, scalar, tensor, tiles, torch_op
 from helion2json.tests.kernels import family, philox_uniform
 from helion2json.tests.kernels.kinds import jitter
 
@@ -220,3 +220,42 @@ def test_a_broadcast_entry_reads_position_zero_over_the_tile() -> None:
     torch.testing.assert_close(out, row.expand(7, 5))
     with pytest.raises(ValidationError, match="'x' is a tensor, expected a tile"):
         validate_spec(broadcast_document({"broadcast": "x"}))
+
+
+# ------------------------------------------------------------------ edge tiles padded to the block
+
+
+def test_a_load_meeting_a_block_sized_value_is_padded_to_the_block() -> None:
+    body = body_of(exported("folded_prefix_sums"))
+    load = next(op for op in body if op["op"] == "hl.load" and op.get("slice"))
+    assert load["pad_to"] == [None, 4]
+    add = next(op for op in body if op["op"] == "torch.add")
+    assert add["args"] == ["acc", load["result"]]
+
+
+def padded_document(pad_to: list[Any]) -> dict[str, Any]:
+    body = [
+        {"op": "hl.alloc", "shape": [4], "dtype": "f32", "result": "out", "fill": 0},
+        tiles(["tile"], [4], ["dim(x,0)"], parallel=False),
+        {
+            "op": "hl.load",
+            "result": "chunk",
+            "slice": {"base": "x", "offsets": ["tile"], "sizes": ["size(tile)"]},
+            "pad_to": pad_to,
+        },
+        torch_op("add", "Tensor", ["out", "chunk"], "total", alpha=1.0),
+        {"op": "hl.store_slice", "dst": "out", "offsets": [0], "src": "total"},
+        END,
+        {"op": "hl.return", "values": ["out"]},
+    ]
+    return document([tensor("x", 1)], body)
+
+
+def test_pad_to_appends_zeros_up_to_the_extent() -> None:
+    x = torch.arange(1.0, 11.0)
+    (out,) = run_document(padded_document([4]), (x,))
+    assert out.tolist() == [1 + 5 + 9, 2 + 6 + 10, 3 + 7, 4 + 8]
+    with pytest.raises(InterpretError, match="cannot be padded to 2"):
+        run_document(padded_document([2]), (x,))
+    with pytest.raises(ValidationError, match="'nowhere' is used before it is defined"):
+        validate_spec(padded_document(["nowhere"]))

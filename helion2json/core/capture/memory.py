@@ -20,6 +20,7 @@ from helion2json.core.capture.values import (
     TensorRef,
     Value,
     concrete_int,
+    expr_of,
     scalar_json,
     value_of,
 )
@@ -51,8 +52,37 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
     )
     mask = t.operand(values[extra_mask], node) if isinstance(extra_mask, Node) else None
     load = PendingLoad(node=node, base=base, index=entries, slice=spec, mask=mask)
+    load.pad_to = _padding(t, node, result if isinstance(result, torch.Tensor) else None)
     t.walk.pending_loads.append(load)
     return load
+
+
+def _padding(
+    t: KernelTranslator, node: Node, result: torch.Tensor | None
+) -> list[int | None] | None:
+    """The block sizes a loaded tile is padded to, where elementwise math needs them.
+
+    Helion pads an edge tile to its block size (masked elements read 0). The
+    format clamps tiles, which is the same computation unless the value meets
+    one whose axis is the block size itself (``hl.zeros([tile_m, 4]) + x[tile_m,
+    tile_n]`` with blocks of 4 along ``n``): Helion's shapes then equate the tile
+    with the number, and the load is padded to it.
+    """
+    if result is None:
+        return None
+    pad: list[int | None] = [None] * result.dim()
+    for user in node.users:
+        target = user.target
+        shape = getattr(user.meta.get("val"), "shape", None)
+        if shape is None or torch.Tag.pointwise not in getattr(target, "tags", ()):
+            continue
+        lead = len(shape) - result.dim()
+        for axis, extent in enumerate(result.shape):
+            block = t.tiles.block_by_symbol.get(expr_of(extent))
+            number = concrete_int(shape[lead + axis]) if lead + axis >= 0 else None
+            if block is not None and number is not None and number > 1:
+                pad[axis] = number
+    return pad if any(p is not None for p in pad) else None
 
 
 @handles("store", emits=("hl.store_slice", "hl.store"))

@@ -124,6 +124,14 @@ def _seeded_dropout(
     return torch.where(keep, x * scale, 0.0), picks
 
 
+def _folded_prefix_sums(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros(x.size(0), 4)
+    for row, length in enumerate(lengths.tolist()):
+        prefix = F.pad(x[row, :length], (0, -length % 4))
+        out[row] = prefix.reshape(-1, 4).sum(0)
+    return out
+
+
 # ------------------------------------------------------------------ example arguments
 
 
@@ -495,6 +503,13 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(10, 12), torch.randn(1, 12)),
         reference=lambda x, row: (x + row, row.expand_as(x).clone()),
         tags=("kinds", "broadcast", "size-one"),
+    ),
+    Family(
+        "folded_prefix_sums",
+        kinds.folded_prefix_sums,
+        lambda: (torch.randn(4, 11), torch.tensor([11, 3, 0, 8])),
+        reference=_folded_prefix_sums,
+        tags=("kinds", "jagged", "padding"),
     ),
 ]
 

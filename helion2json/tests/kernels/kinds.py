@@ -85,3 +85,17 @@ def add_broadcast_row(x: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor,
         out[tile_m, tile_n] = x[tile_m, tile_n] + row[tile_m, tile_n]
         spread[tile_m, tile_n] = row[tile_m, tile_n]
     return out, spread
+
+
+@helion.kernel(static_shapes=True)
+def folded_prefix_sums(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Row ``r`` folds ``x[r, :lengths[r]]`` into 4 lanes: the last chunk is padded with zeros."""
+    rows = x.size(0)
+    out = torch.empty([rows, 4], dtype=x.dtype, device=x.device)
+    for tile_r in hl.tile(rows, block_size=1):
+        length = lengths[tile_r.begin]
+        acc = hl.zeros([tile_r, 4], dtype=x.dtype)
+        for tile_k in hl.tile(0, length, block_size=4):
+            acc = acc + x[tile_r, tile_k]
+        out[tile_r, :] = acc
+    return out
