@@ -259,3 +259,20 @@ def test_pad_to_appends_zeros_up_to_the_extent() -> None:
         run_document(padded_document([2]), (x,))
     with pytest.raises(ValidationError, match="'nowhere' is used before it is defined"):
         validate_spec(padded_document(["nowhere"]))
+
+
+# ------------------------------------------------------------------ nested jagged loops
+
+
+def test_nested_jagged_loops_take_each_level_bounds_from_memory() -> None:
+    selected = family("nested_jagged_sums")
+    args = selected.make_args()
+    document = export_kernel(selected.kernel, args, locations=False)
+    loops = [op for op in body_of(document) if op["op"] == "hl.tile.begin"]
+    assert [(op["begin"], op["end"]) for op in loops] == [
+        ([0], ["dim(group_offsets,0) - 1"]),
+        (["first_row"], ["end_row"]),
+        (["begin"], ["end"]),
+    ]
+    reference = ReferenceRun("loops", [selected.reference(*args)])
+    assert verify_document(document, args, reference=reference).ok

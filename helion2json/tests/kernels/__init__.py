@@ -132,6 +132,17 @@ def _folded_prefix_sums(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _nested_jagged_sums(
+    values: torch.Tensor, group_offsets: torch.Tensor, row_offsets: torch.Tensor
+) -> torch.Tensor:
+    rows = [values[a:b].sum() for a, b in itertools.pairwise(row_offsets.tolist())]
+    groups = [
+        sum((rank + 1) * rows[row] for rank, row in enumerate(range(a, b)))
+        for a, b in itertools.pairwise(group_offsets.tolist())
+    ]
+    return torch.tensor([float(g) for g in groups])
+
+
 # ------------------------------------------------------------------ example arguments
 
 
@@ -510,6 +521,17 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(4, 11), torch.tensor([11, 3, 0, 8])),
         reference=_folded_prefix_sums,
         tags=("kinds", "jagged", "padding"),
+    ),
+    Family(
+        "nested_jagged_sums",
+        kinds.nested_jagged_sums,
+        lambda: (
+            torch.randn(40),
+            torch.tensor([0, 2, 2, 5, 6]),
+            torch.tensor([0, 3, 3, 10, 17, 25, 40]),
+        ),
+        reference=_nested_jagged_sums,
+        tags=("kinds", "jagged"),
     ),
 ]
 

@@ -99,3 +99,25 @@ def folded_prefix_sums(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
             acc = acc + x[tile_r, tile_k]
         out[tile_r, :] = acc
     return out
+
+
+@helion.kernel(static_shapes=True)
+def nested_jagged_sums(
+    values: torch.Tensor, group_offsets: torch.Tensor, row_offsets: torch.Tensor
+) -> torch.Tensor:
+    """Group ``g`` owns rows ``group_offsets[g]:group_offsets[g + 1]``, row ``r`` the values
+    ``row_offsets[r]:row_offsets[r + 1]``: both loops' bounds are loaded, the inner within
+    the outer. Each row's sum is weighted by its rank in its group."""
+    groups = group_offsets.size(0) - 1
+    out = torch.zeros([groups], dtype=values.dtype, device=values.device)
+    for tile_g in hl.tile(groups, block_size=1):
+        first_row = group_offsets[tile_g.begin]
+        end_row = group_offsets[tile_g.begin + 1]
+        acc = hl.zeros([tile_g], dtype=values.dtype)
+        for tile_r in hl.tile(first_row, end_row, block_size=1):
+            begin = row_offsets[tile_r.begin]
+            end = row_offsets[tile_r.begin + 1]
+            for tile_v in hl.tile(begin, end, block_size=4):
+                acc = acc + values[tile_v].sum() * (tile_r.begin - first_row + 1)
+        out[tile_g] = acc
+    return out
