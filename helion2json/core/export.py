@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import tempfile
@@ -41,10 +42,29 @@ def _definition(fn: Any) -> SourceLocation:
     return SourceLocation(relative_source_path(code.co_filename), code.co_firstlineno, 0)
 
 
-def torch_tensor_type() -> type:
+def _check_tensor_parameters(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    """A parameter annotated ``torch.Tensor`` needs a tensor example (Helion's error is obscure).
+
+    Kernels may have no tensor parameter at all (sizes, a dtype and a device).
+    """
     import torch
 
-    return torch.Tensor
+    fn = _kernel_function(kernel)
+    try:
+        given = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return  # bind_kernel reports arguments that do not fit the signature
+    for name, value in given.items():
+        annotation = fn.__annotations__.get(name)
+        if annotation in (torch.Tensor, "torch.Tensor", "Tensor") and not isinstance(
+            value, torch.Tensor
+        ):
+            raise ArgumentError(
+                f"argument '{name}' is annotated torch.Tensor, but its example is a "
+                f"{type(value).__name__}: pass a tensor (e.g. --arg 'torch.randn(64, 64)')",
+                kernel=fn.__name__,
+                location=_definition(fn),
+            )
 
 
 def bind_kernel(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
@@ -130,15 +150,7 @@ def export_kernel(
     """
     from helion2json.core.configs import choose_config
 
-    values = [*example_args, *(example_kwargs or {}).values()]
-    if not any(isinstance(value, torch_tensor_type()) for value in values):
-        fn = _kernel_function(kernel)
-        raise ArgumentError(
-            "no tensor arguments among the example arguments: pass the tensors the kernel "
-            "is bound on (e.g. --arg 'torch.randn(64, 64)')",
-            kernel=fn.__name__,
-            location=_definition(fn),
-        )
+    _check_tensor_parameters(kernel, example_args, example_kwargs or {})
     bound = bind_kernel(kernel, tuple(example_args), example_kwargs)
     try:
         choice = choose_config(

@@ -49,9 +49,25 @@ class ScalarTypeBox(FormatModel):
 ValueType = TensorTypeBox | ScalarTypeBox
 
 
+class DtypeTypeBox(FormatModel):
+    """A ``torch.dtype`` argument: the kernel is specialised on this element type."""
+
+    dtype: ElementType
+
+
+class DeviceTypeBox(FormatModel):
+    """A ``torch.device`` argument: the device the kernel runs and allocates on."""
+
+    device: None
+
+
+# Arguments the kernel was specialised on: they carry no value into the body.
+ConstantType = DtypeTypeBox | DeviceTypeBox
+
+
 class Arg(FormatModel):
     id: Name
-    type: ValueType
+    type: ValueType | ConstantType
 
 
 class Ret(FormatModel):
@@ -104,7 +120,13 @@ class NewAxisIndex(FormatModel):
     newaxis: Literal[True]
 
 
-IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex
+class BroadcastIndex(FormatModel):
+    """An axis of extent 1 indexed by a tile: position 0, repeated over the tile's extent."""
+
+    broadcast: Name
+
+
+IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex | BroadcastIndex
 
 Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
 AttrValue = Any

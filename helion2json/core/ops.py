@@ -36,8 +36,8 @@ from helion2json.core.format_types import (
 # The entry every ``torch.<aten name>`` op shares.
 TORCH = "torch.*"
 
-# What a name an op defines is, for the cross-reference checks.
-SymbolKind = Literal["tensor", "tile", "scalar", "symbol", "value"]
+# What a name an op or argument defines is, for the cross-reference checks.
+SymbolKind = Literal["tensor", "tile", "scalar", "symbol", "value", "constant"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,8 @@ class LoadOp(OpModel):
     base: Name | None = None
     index: list[IndexEntry] | None = None
     mask: Name | None = None
+    # Per result axis: the extent an edge tile's value is padded to with zeros (or null).
+    pad_to: list[Expr | None] | None = None
 
 
 @op_model()
@@ -235,6 +237,15 @@ class TilePropertyOp(OpModel):
         "hl.tile.index", "hl.tile.begin_of", "hl.tile.end_of", "hl.tile.id", "hl.tile.count"
     ]
     tile: Name
+    result: Name
+
+
+@op_model(defines="value")
+class RngSeedOp(OpModel):
+    """Seed ``slot`` of those the kernel draws once per call, before its loops."""
+
+    op: Literal["hl.rng_seed"]
+    slot: int = Field(ge=0)
     result: Name
 
 

@@ -25,6 +25,7 @@ from helion2json.core.expr import Dim, ExprSyntaxError, Ref, Size, parse_expr, w
 from helion2json.core.format_types import (
     Arg,
     AtIndex,
+    BroadcastIndex,
     Expr,
     ExprOperand,
     FormatModel,
@@ -33,6 +34,7 @@ from helion2json.core.format_types import (
     Name,
     NewAxisIndex,
     Ret,
+    ScalarTypeBox,
     SliceOperand,
     SliceSpec,
     TensorIndex,
@@ -228,6 +230,8 @@ class _CrossChecker:
             at = f"{where}[{i}]"
             if isinstance(entry, TileIndex):
                 self.use(at, entry.tile, ("tile",))
+            elif isinstance(entry, BroadcastIndex):
+                self.use(at, entry.broadcast, ("tile",))
             elif isinstance(entry, AtIndex):
                 self.expr(at, entry.at)
             elif isinstance(entry, TensorIndex):
@@ -242,8 +246,10 @@ class _CrossChecker:
         for arg in self.func.args:
             if isinstance(arg.type, TensorTypeBox):
                 self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape)))
-            else:
+            elif isinstance(arg.type, ScalarTypeBox):
                 self.define(arg.id, _Symbol("scalar"))
+            else:
+                self.define(arg.id, _Symbol("constant"))
         for index, op in enumerate(self.func.body):
             self.op_index = index
             self.op_path = f"{self.path}.body[{index}]"
@@ -347,6 +353,9 @@ class _CrossChecker:
                 self.error("base", "hl.load with 'index' needs 'base'")
             else:
                 self.index("index", op.base, op.index)
+        for axis, extent in enumerate(op.pad_to or []):
+            if extent is not None:
+                self.expr(f"pad_to[{axis}]", extent)
         if op.mask is not None:
             self.use("mask", op.mask)
 

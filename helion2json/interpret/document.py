@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from helion2json.core.dtypes import dtype_label
-from helion2json.core.format_types import TensorTypeBox
+from helion2json.core.format_types import DeviceTypeBox, DtypeTypeBox, TensorTypeBox
 from helion2json.core.schema import Func, validate_spec
 from helion2json.interpret.machine import Interpreter
 from helion2json.interpret.values import InterpretError, dtype_of
@@ -29,17 +29,27 @@ def _select_func(funcs: Sequence[Func], name: str | None) -> Func:
     return funcs[0]
 
 
+def _unwrapped(value: Any) -> Any:
+    """``hl.constexpr(v)`` is ``v``: the kernel was specialised on the value it wraps.
+
+    Recognised by shape, not by import: the interpreter never imports helion.
+    """
+    if type(value).__name__ == "ConstExpr" and isinstance(value, tuple) and len(value) == 1:
+        return value[0]
+    return value
+
+
 def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     names = [arg.id for arg in func.args]
     if len(args) > len(names):
         raise InterpretError(f"{func.name} takes {len(names)} arguments, got {len(args)}")
-    bound = dict(zip(names, args, strict=False))
+    bound = {name: _unwrapped(value) for name, value in zip(names, args, strict=False)}
     for key, value in kwargs.items():
         if key not in names:
             raise InterpretError(f"{func.name} has no argument {key!r}")
         if key in bound:
             raise InterpretError(f"argument {key!r} given twice")
-        bound[key] = value
+        bound[key] = _unwrapped(value)
     missing = [name for name in names if name not in bound]
     if missing:
         raise InterpretError(f"{func.name}: missing arguments {missing}")
@@ -54,6 +64,19 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
                     f"argument {arg.id!r} is a {value.dim()}-d {value.dtype} tensor; the "
                     f"document declares {len(declared.shape)}-d {declared.elem}"
                 )
+        elif isinstance(arg.type, DtypeTypeBox):
+            if value != dtype_of(arg.type.dtype):
+                raise InterpretError(
+                    f"argument {arg.id!r} must be {dtype_of(arg.type.dtype)} (the document is "
+                    f"specialised on it), got {value!r}"
+                )
+        elif isinstance(arg.type, DeviceTypeBox):
+            try:
+                bound[arg.id] = torch.device(value)
+            except (TypeError, RuntimeError):
+                raise InterpretError(
+                    f"argument {arg.id!r} must be a device, got {value!r}"
+                ) from None
         else:
             kind = arg.type.scalar
             accepted: tuple[type, ...] = {"i1": (bool,), "i64": (int,), "f64": (int, float)}[kind]
@@ -70,6 +93,7 @@ def run_document(
     kwargs: Mapping[str, Any] | None = None,
     *,
     func: str | None = None,
+    generator: torch.Generator | None = None,
 ) -> list[torch.Tensor]:
     """Execute one function of ``document`` on ``args``; return its ``hl.return`` values.
 
@@ -77,14 +101,17 @@ def run_document(
     arguments are used in place, as the kernel uses them: a kernel that writes
     into an argument writes into the tensor passed here (clone to keep it).
     Raises ``InterpretError`` naming the op, its index and source location when
-    the document cannot be executed.
+    the document cannot be executed. ``hl.rng_seed`` seeds are drawn from
+    ``generator``, else from the default generator of the device the kernel runs on.
     """
     spec = validate_spec(dict(document))
     selected = _select_func(spec.module.funcs, func)
     bound = _bind_arguments(selected, args, kwargs or {})
-    tensors = [value for value in bound.values() if isinstance(value, torch.Tensor)]
-    device = tensors[0].device if tensors else torch.device("cpu")
-    interpreter = Interpreter(device)
+    # The inputs' device; a kernel without tensor arguments runs on its device argument.
+    devices = [value.device for value in bound.values() if isinstance(value, torch.Tensor)]
+    devices += [value for value in bound.values() if isinstance(value, torch.device)]
+    device = devices[0] if devices else torch.device("cpu")
+    interpreter = Interpreter(device, generator)
     program = interpreter.build(selected.body)
     interpreter.env.scopes[0].update(bound)
     interpreter.run_block(program)

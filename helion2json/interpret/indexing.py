@@ -10,6 +10,7 @@ import torch
 from helion2json.core import expr as ex
 from helion2json.core.format_types import (
     AtIndex,
+    BroadcastIndex,
     FullIndex,
     IndexEntry,
     NewAxisIndex,
@@ -97,6 +98,10 @@ def index_items(
         if isinstance(entry, TileIndex):
             tile = it.tile(entry.tile)
             items.append(slice(tile.offset, tile.offset + tile.size))
+        elif isinstance(entry, BroadcastIndex):
+            # Helion drops a size-1 axis from the address: every lane reads position 0.
+            size = it.tile(entry.broadcast).size
+            items.append(torch.zeros(size, dtype=torch.int64, device=it.device))
         elif isinstance(entry, FullIndex):
             items.append(slice(None))
         elif isinstance(entry, AtIndex):

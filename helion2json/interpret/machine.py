@@ -19,6 +19,9 @@ from helion2json.interpret.indexing import load_slice
 from helion2json.interpret.registry import EXECUTORS
 from helion2json.interpret.values import NON_FINITE, InterpretError, Tile, as_int
 
+# Seeds are drawn uniformly from [0, RNG_SEED_BOUND).
+RNG_SEED_BOUND = 2**63 - 1
+
 
 class Env:
     """Names in nested scopes, with the format's loop-carried assignment rule.
@@ -93,12 +96,34 @@ def defined_names(block: list[_Node]) -> frozenset[str]:
 class Interpreter:
     """Executes one function's program tree; ``env`` holds the names in scope."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, generator: torch.Generator | None = None) -> None:
         self.device = device
         self.env = Env()
         self.exprs: dict[ex.Expr, ex.Node] = {}
         self.linear: dict[tuple[int, ...], torch.Tensor] = {}
         self.returned: list[Any] = []
+        # The launch's random seeds: how many slots the body reads, drawn on first use.
+        self.generator = generator
+        self.rng_slots = 0
+        self.rng_seeds: torch.Tensor | None = None
+
+    def seeds(self) -> torch.Tensor:
+        """Every slot's seed, drawn at once as Helion's launcher draws them.
+
+        ``torch.randint(2**63 - 1, [slots])`` (Inductor's ``inductor_seeds``) from
+        ``generator``, else from the default generator of the device the kernel runs on.
+        """
+        if self.rng_seeds is None:
+            device = self.generator.device if self.generator is not None else self.device
+            seeds = torch.randint(
+                RNG_SEED_BOUND,
+                [self.rng_slots],
+                dtype=torch.int64,
+                device=device,
+                generator=self.generator,
+            )
+            self.rng_seeds = seeds.to(self.device)
+        return self.rng_seeds
 
     def build(self, body: Sequence[Any]) -> list[_Node]:
         stack: list[tuple[Any, list[_Node]]] = [(None, [])]

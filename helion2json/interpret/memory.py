@@ -127,7 +127,25 @@ def execute_load(it: Interpreter, op: LoadOp) -> None:
     else:
         assert op.base is not None and op.index is not None
         value = gather(it, it.host_tensor(op.base), op.index, mask)
+    if op.pad_to is not None:
+        value = _padded(it, value, op.pad_to)
     it.define(op.result, value)
+
+
+def _padded(it: Interpreter, value: torch.Tensor, pad_to: Sequence[Any]) -> torch.Tensor:
+    """``value`` with zeros appended along each axis up to its ``pad_to`` extent."""
+    if len(pad_to) != value.dim():
+        raise InterpretError(f"pad_to has {len(pad_to)} entries for a {value.dim()}-d value")
+    widths: list[int] = []
+    for axis in reversed(range(value.dim())):
+        extent = pad_to[axis]
+        target = value.shape[axis] if extent is None else it.int_expr(extent)
+        if target < value.shape[axis]:
+            raise InterpretError(
+                f"axis {axis} of extent {value.shape[axis]} cannot be padded to {target}"
+            )
+        widths += [0, target - value.shape[axis]]
+    return torch.nn.functional.pad(value, widths)
 
 
 @executes("hl.store_slice")

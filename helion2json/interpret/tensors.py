@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from helion2json.core.format_types import TileIndex
+from helion2json.core.format_types import BroadcastIndex, TileIndex
 from helion2json.core.ops import (
     AllocOp,
     AssignOp,
@@ -100,7 +100,7 @@ def execute_assign(it: Interpreter, op: AssignOp) -> None:
 @executes("hl.subscript")
 def execute_subscript(it: Interpreter, op: SubscriptOp) -> None:
     src = it.tensor_operand(op.src, "the subscripted value")
-    if any(isinstance(entry, TileIndex) for entry in op.index):
+    if any(isinstance(entry, TileIndex | BroadcastIndex) for entry in op.index):
         raise InterpretError(
             "a tile entry in hl.subscript has no documented meaning for a device value"
         )

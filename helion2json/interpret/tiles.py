@@ -1,4 +1,4 @@
-"""Executors of tile properties, block sizes and barriers."""
+"""Executors of tile properties, block sizes, barriers and the launch's random seeds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import torch
 
-from helion2json.core.ops import BarrierOp, RegisterBlockSizeOp, TilePropertyOp
+from helion2json.core.ops import BarrierOp, RegisterBlockSizeOp, RngSeedOp, TilePropertyOp
 from helion2json.interpret.registry import executes
 
 if TYPE_CHECKING:
@@ -45,3 +45,13 @@ def execute_register_block_size(it: Interpreter, op: RegisterBlockSizeOp) -> Non
 def execute_barrier(it: Interpreter, op: BarrierOp) -> None:
     # Grid loops run to completion one after the other: the barrier always holds.
     del op
+
+
+def _count_seed_slot(it: Interpreter, op: RngSeedOp) -> None:
+    it.rng_slots = max(it.rng_slots, op.slot + 1)
+
+
+@executes("hl.rng_seed", plan=_count_seed_slot)
+def execute_rng_seed(it: Interpreter, op: RngSeedOp, plan: None) -> None:
+    del plan
+    it.define(op.result, it.seeds()[op.slot].clone())

@@ -14,7 +14,7 @@ from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import is_device_loop
 from helion2json.core.capture.registry import handles
 from helion2json.core.capture.symbols import bound_expr
-from helion2json.core.capture.values import SymValue, TensorRef, Value, scalar_json
+from helion2json.core.capture.values import Named, SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
 from helion2json.core.errors import ArgumentError, UnsupportedError
 from helion2json.core.host import HostFactory, HostValue
@@ -51,6 +51,19 @@ def _h_host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -
     return host_tensor(t, node, values)
 
 
+@handles("_rng_seed", emits=("hl.rng_seed",))
+def _h_rng_seed(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
+    """A seed of the launch's seed buffer: what torch.rand_like and friends start from.
+
+    Helion decomposes the random numbers themselves into integer torch math
+    (Philox4x32-10 over each element's offset), which follows in the body.
+    """
+    (slot,) = node.args
+    name = t.result_name(node)
+    t.emit({"op": "hl.rng_seed", "slot": slot, "result": name}, node)
+    return Named(name)
+
+
 def _scalar_type(value: Any) -> str:
     if isinstance(value, (bool, torch.SymBool)):
         return "i1"
@@ -61,11 +74,9 @@ def _scalar_type(value: Any) -> str:
 
 def signature(t: KernelTranslator) -> list[dict[str, Any]]:
     args: list[dict[str, Any]] = []
-    has_tensor = False
     for name, value in t.params:
         t.state.used_names.add(name)
         if isinstance(value, torch.Tensor):
-            has_tensor = True
             ref = TensorRef(name, value.dim())
             t.names.tensors[name] = ref
             elem = element_type(value.dtype, t.def_location())
@@ -82,19 +93,18 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
             t.names.symbol_names[value] = ex.Ref(name)
             if isinstance(value, sympy.Eq) and value.rhs == 1:
                 t.names.symbol_names[value.lhs] = ex.Ref(name)
+        elif isinstance(value, torch.dtype):
+            # Helion specialises on a dtype: the body holds its element type wherever it is used.
+            args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
+        elif isinstance(value, torch.device):
+            args.append({"id": name, "type": {"device": None}})
         else:
             raise ArgumentError(
-                f"argument '{name}' is a {type(value).__name__}; the format has tensor and "
-                "scalar (int, float, bool) arguments",
+                f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
+                "scalar (int, float, bool), dtype and device arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )
-    if not has_tensor:
-        raise ArgumentError(
-            "no tensor arguments: the example arguments must include at least one tensor",
-            kernel=t.kernel_name,
-            location=t.def_location(),
-        )
     register_shape_symbols(t)
     return args
 

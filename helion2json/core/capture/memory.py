@@ -19,6 +19,8 @@ from helion2json.core.capture.values import (
     SymValue,
     TensorRef,
     Value,
+    concrete_int,
+    expr_of,
     scalar_json,
     value_of,
 )
@@ -31,11 +33,12 @@ if TYPE_CHECKING:
 def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     tensor, index = node.args[0], node.args[1]
     extra_mask = node.args[2] if len(node.args) > 2 else None
-    base = values[tensor]  # type: ignore[index]
+    base = _memory_base(t, node, tensor, values, "hl.load")
     if not isinstance(base, TensorRef):
         # Indexing a device value (``tile.index[:, None]``) views it, as hl.subscript does.
         return _subscript(t, node, base, index, values)  # type: ignore[arg-type]
     result = node.meta.get("val")
+    host = _tensor_val(tensor)
     entries, spec = index_entries(
         t,
         base.name,
@@ -45,18 +48,48 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
         values,
         result if isinstance(result, torch.Tensor) else None,
         exact=True,
+        base_shape=host.shape if host is not None else None,
     )
     mask = t.operand(values[extra_mask], node) if isinstance(extra_mask, Node) else None
     load = PendingLoad(node=node, base=base, index=entries, slice=spec, mask=mask)
+    load.pad_to = _padding(t, node, result if isinstance(result, torch.Tensor) else None)
     t.walk.pending_loads.append(load)
     return load
+
+
+def _padding(
+    t: KernelTranslator, node: Node, result: torch.Tensor | None
+) -> list[int | None] | None:
+    """The block sizes a loaded tile is padded to, where elementwise math needs them.
+
+    Helion pads an edge tile to its block size (masked elements read 0). The
+    format clamps tiles, which is the same computation unless the value meets
+    one whose axis is the block size itself (``hl.zeros([tile_m, 4]) + x[tile_m,
+    tile_n]`` with blocks of 4 along ``n``): Helion's shapes then equate the tile
+    with the number, and the load is padded to it.
+    """
+    if result is None:
+        return None
+    pad: list[int | None] = [None] * result.dim()
+    for user in node.users:
+        target = user.target
+        shape = getattr(user.meta.get("val"), "shape", None)
+        if shape is None or torch.Tag.pointwise not in getattr(target, "tags", ()):
+            continue
+        lead = len(shape) - result.dim()
+        for axis, extent in enumerate(result.shape):
+            block = t.tiles.block_by_symbol.get(expr_of(extent))
+            number = concrete_int(shape[lead + axis]) if lead + axis >= 0 else None
+            if block is not None and number is not None and number > 1:
+                pad[axis] = number
+    return pad if any(p is not None for p in pad) else None
 
 
 @handles("store", emits=("hl.store_slice", "hl.store"))
 def _h_store(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     tensor, index, value = node.args[0], node.args[1], node.args[2]
     extra_mask = node.args[3] if len(node.args) > 3 else None
-    base = _host_target(t, node, values[tensor], "hl.store")  # type: ignore[index]
+    base = _host_target(t, node, _memory_base(t, node, tensor, values, "hl.store"), "hl.store")
     t.flush_pending_loads(base.name)
     entries, spec = index_entries(
         t, base.name, base.rank, _index_list(index), node, values, _tensor_val(value)
@@ -97,7 +130,8 @@ def _h_atomic(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Val
     else:
         expected, value = None, node.args[2]
         sem = node.args[3] if len(node.args) > 3 else "relaxed"
-    base = _host_target(t, node, values[tensor], f"hl.{kind}")  # type: ignore[index]
+    target = _memory_base(t, node, tensor, values, f"hl.{kind}")
+    base = _host_target(t, node, target, f"hl.{kind}")
     t.flush_pending_loads(base.name)
     entries, _ = index_entries(
         t, base.name, base.rank, _index_list(index), node, values, _tensor_val(value)
@@ -156,6 +190,24 @@ def _subscript(
     return Named(name)
 
 
+def _memory_base(
+    t: KernelTranslator, node: Node, tensor: Any, values: dict[Node, Value], op: str
+) -> Value:
+    """What a memory op reads or writes: a host tensor or a device value.
+
+    A stacked tensor (``hl.stacktensor_like``) is a pair of a template tensor and
+    a tensor of raw device addresses; the format has no addresses to read through.
+    """
+    if isinstance(tensor, (tuple, list)):
+        raise t.unsupported(
+            f"{op} through a stacked tensor (hl.stacktensor_like): the format has no "
+            "tensors addressed by raw device pointers",
+            node,
+            op="hl.stacktensor_like",
+        )
+    return values[tensor]
+
+
 def _host_target(t: KernelTranslator, node: Node, value: Value, op: str) -> TensorRef:
     if not isinstance(value, TensorRef):
         raise t.unsupported(f"{op} into a value that is not a host tensor", node, op=op)
@@ -188,6 +240,10 @@ def _broadcasts_into(src: torch.Tensor | None, window: Sequence[ex.Expr]) -> boo
     )
 
 
+def _extent_one(shape: Sequence[Any] | None, axis: int) -> bool:
+    return shape is not None and axis < len(shape) and concrete_int(shape[axis]) == 1
+
+
 def index_entries(
     t: KernelTranslator,
     base_name: str,
@@ -198,13 +254,15 @@ def index_entries(
     result: torch.Tensor | None,
     *,
     exact: bool = False,
+    base_shape: Sequence[Any] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Index entries, and the equivalent rectangular slice where there is one.
 
     ``result`` is the indexed value as the IR has it: it says which full
     slices (``x[tile, :]``) run over a reduction loop's tile. With ``exact``
     (a load, whose result is exactly the indexed window) it also checks
-    that the entries describe the shape Helion computes.
+    that the entries describe the shape Helion computes. ``base_shape`` (a
+    load's) tells the axes of extent 1, which a tile indexes by broadcasting.
     """
     entries: list[dict[str, Any]] = []
     offsets: list[ex.Expr] = []
@@ -237,7 +295,12 @@ def index_entries(
             continue
         value = values[item] if isinstance(item, Node) else SymValue(item)
         block = block_of(t, value)
-        if block is not None:
+        if block is not None and _extent_one(base_shape, axis):
+            # Helion leaves a size-1 axis out of the address and broadcasts it to the tile.
+            entries.append({"broadcast": block.tile})
+            rectangular = False
+            out_axis += 1
+        elif block is not None:
             entries.append({"tile": block.tile})
             offsets.append(block.tile)
             sizes.append(f"size({block.tile})")

@@ -415,6 +415,8 @@ class KernelTranslator:
                 op["index"] = load.index
             if load.mask is not None:
                 op["mask"] = load.mask
+            if load.pad_to is not None:
+                op["pad_to"] = load.pad_to
             self.emit(op, load.node)
             load.emitted_as = op["result"]
         return load.emitted_as
@@ -426,6 +428,7 @@ class KernelTranslator:
             and value.emitted_as is None
             and value.slice is not None
             and value.mask is None
+            and value.pad_to is None
             and len(value.node.users) == 1
         ):
             value.inlined = True

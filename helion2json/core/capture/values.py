@@ -49,6 +49,8 @@ class PendingLoad:
     mask: str | None
     emitted_as: str | None = None
     inlined: bool = False
+    # Per result axis, the block size an edge tile's value is padded to with zeros, or None.
+    pad_to: list[int | None] | None = None
 
 
 @dataclass

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import helion.language as hl
 import torch
 import torch.nn.functional as F
 
-from helion2json.tests.kernels import elementwise, indexing, linalg, norms, reductions
+from helion2json.tests.kernels import elementwise, indexing, kinds, linalg, norms, reductions
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,65 @@ def _rms_norm(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
 def _jagged_row_sums(values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     bounds = offsets.tolist()
     return torch.stack([values[a:b].sum() for a, b in itertools.pairwise(bounds)])
+
+
+def _ramp_grid(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    ramp = torch.arange(rows, device=device)[:, None] * 10 - torch.arange(cols, device=device)
+    return ramp.to(dtype)
+
+
+def philox_first_word(seed: int, offset: int) -> int:
+    """Word 0 of Philox4x32-10 (Salmon et al.) keyed by ``seed``, counter ``[offset, 0]``."""
+    mask = 0xFFFFFFFF
+    c0, c1, c2, c3 = offset & mask, (offset >> 32) & mask, 0, 0
+    k0, k1 = seed & mask, (seed >> 32) & mask
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & mask, (p0 >> 32) ^ c3 ^ k1, p0 & mask
+        k0, k1 = (k0 + 0x9E3779B9) & mask, (k1 + 0xBB67AE85) & mask
+    return c0
+
+
+def philox_words(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """Word 0 for each element, its offset being its row-major position, as signed int32."""
+    words = [philox_first_word(seed, offset) for offset in range(math.prod(shape))]
+    signed = [word - (1 << 32) if word >= 1 << 31 else word for word in words]
+    return torch.tensor(signed, dtype=torch.int64).reshape(shape)
+
+
+def philox_uniform(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """Triton's ``tl.rand``: ``|word|`` (one's complement for negatives) scaled below 1."""
+    signed = philox_words(seed, shape)
+    magnitude = torch.where(signed < 0, -signed - 1, signed)
+    return magnitude.to(torch.float32) * 4.6566127342e-10
+
+
+def _seeded_dropout(
+    x: torch.Tensor, p: float, scale: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    keep = philox_uniform(seed, tuple(x.shape)) > p
+    signed = philox_words(seed + 1, tuple(x.shape))
+    picks = (-3 + torch.where(signed < 0, -signed, signed) % 12).to(torch.int32)
+    return torch.where(keep, x * scale, 0.0), picks
+
+
+def _folded_prefix_sums(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros(x.size(0), 4)
+    for row, length in enumerate(lengths.tolist()):
+        prefix = F.pad(x[row, :length], (0, -length % 4))
+        out[row] = prefix.reshape(-1, 4).sum(0)
+    return out
+
+
+def _nested_jagged_sums(
+    values: torch.Tensor, group_offsets: torch.Tensor, row_offsets: torch.Tensor
+) -> torch.Tensor:
+    rows = [values[a:b].sum() for a, b in itertools.pairwise(row_offsets.tolist())]
+    groups = [
+        sum((rank + 1) * rows[row] for rank, row in enumerate(range(a, b)))
+        for a, b in itertools.pairwise(group_offsets.tolist())
+    ]
+    return torch.tensor([float(g) for g in groups])
 
 
 # ------------------------------------------------------------------ example arguments
@@ -411,6 +471,67 @@ FAMILIES: list[Family] = [
         _jagged_args,
         reference=_jagged_row_sums,
         tags=("jagged", "gather", "mask"),
+    ),
+    # -- less common kinds
+    Family(
+        "offset_by_constexpr",
+        kinds.offset_by_constexpr,
+        lambda: (torch.randn(10), hl.constexpr(3)),
+        reference=lambda x, shift: x - shift.value,
+        tags=("kinds", "constexpr"),
+    ),
+    Family(
+        "ramp_grid",
+        kinds.ramp_grid,
+        lambda: (5, 7, torch.int16, torch.device("cpu")),
+        reference=_ramp_grid,
+        tags=("kinds", "no-tensor-arguments", "dtype-argument"),
+    ),
+    Family(
+        "halve_into",
+        kinds.halve_into,
+        lambda: (torch.randn(5, 12), torch.bfloat16),
+        reference=lambda x, dtype: (x * 0.5).to(dtype),
+        tags=("kinds", "dtype-argument"),
+    ),
+    Family(
+        "seeded_dropout",
+        kinds.seeded_dropout,
+        lambda: (torch.randn(10, 20), 0.25, 4 / 3, 1234),
+        reference=_seeded_dropout,
+        tags=("kinds", "random"),
+    ),
+    Family(
+        "batched_weighted_sums",
+        kinds.batched_weighted_sums,
+        lambda: (torch.randn(3, 10, 20), torch.randn(3, 6)),
+        reference=lambda x, weights: x.sum(-1)[:, :, None] * weights[:, None, :],
+        tags=("kinds", "3d-grid", "reduction"),
+    ),
+    Family(
+        "add_broadcast_row",
+        kinds.add_broadcast_row,
+        lambda: (torch.randn(10, 12), torch.randn(1, 12)),
+        reference=lambda x, row: (x + row, row.expand_as(x).clone()),
+        tags=("kinds", "broadcast", "size-one"),
+    ),
+    Family(
+        "folded_prefix_sums",
+        kinds.folded_prefix_sums,
+        lambda: (torch.randn(4, 11), torch.tensor([11, 3, 0, 8])),
+        reference=_folded_prefix_sums,
+        tags=("kinds", "jagged", "padding"),
+    ),
+    Family(
+        "nested_jagged_sums",
+        kinds.nested_jagged_sums,
+        lambda: (
+            torch.randn(40),
+            torch.tensor([0, 2, 2, 5, 6]),
+            torch.tensor([0, 3, 3, 10, 17, 25, 40]),
+        ),
+        reference=_nested_jagged_sums,
+        tags=("kinds", "jagged"),
     ),
 ]
 
