@@ -701,3 +701,61 @@ def test_broadcast_and_scalar_stores_carry_their_window() -> None:
     ]
     load = next(op for op in body if op["op"] == "hl.load")
     assert load["index"] == [{"newaxis": True}, {"tile": "tile_n"}]
+
+
+# ------------------------------------------------------------------ carried values
+
+
+def assigns(body: list[Op]) -> list[tuple[str, str]]:
+    return [(op["src"], op["result"]) for op in body if op["op"] == "hl.assign"]
+
+
+def test_a_variable_that_starts_as_another_gets_its_own_name(docs: Documents) -> None:
+    func = docs["chebyshev_series"]
+    inner = loops(func)[1]
+    start = func["body"].index(inner)
+    # cur = two_x: the loop updates cur and still reads two_x.
+    assert func["body"][start - 1] == {"op": "hl.assign", "src": "two_x", "result": "cur"}
+    step = one(func, "torch.sub")
+    assert ["two_x", "cur"] in [op["args"] for op in ops(func, "torch.mul")]
+    # prev, cur = cur, nxt: prev takes cur's old value before cur is replaced.
+    assert assigns(region(func, inner)) == [("cur", "prev"), (step["result"], "cur")]
+
+
+def test_a_swap_goes_through_a_temporary(docs: Documents) -> None:
+    func = docs["swap_each_step"]
+    (first, saved), (other, into_first), (from_saved, into_other) = assigns(
+        region(func, loops(func)[1])
+    )
+    assert (into_first, from_saved, into_other) == (first, saved, other)
+    assert len({first, saved, other}) == 3
+
+
+def test_a_branch_updates_a_copy_of_an_aliased_variable(docs: Documents) -> None:
+    func = docs["branch_keeps_the_original"]
+    begin = func["body"].index(one(func, "hl.if.begin"))
+    copy = func["body"][begin - 1]
+    assert copy["op"] == "hl.assign" and copy["src"] == "base" and copy["result"] != "base"
+    assert one(func, "torch.mul")["result"] == copy["result"]
+
+
+# ------------------------------------------------------------------ tile broadcasting
+
+
+@pytest.mark.parametrize(
+    ("name", "base", "dim"),
+    [
+        ("add_row_bias", "bias", 1),
+        ("add_row_bias_square", "bias", 1),
+        ("select_row_or_column", "rows", 1),
+        ("scale_batches_by_columns", "scale", 1),
+    ],
+)
+def test_a_lower_rank_tile_value_is_unsqueezed_onto_its_tiles_axes(
+    docs: Documents, name: str, base: str, dim: int
+) -> None:
+    func = docs[name]
+    [unsqueeze] = ops(func, "torch.unsqueeze")
+    assert unsqueeze["attrs"] == {"dim": dim}
+    [operand] = unsqueeze["args"]
+    assert operand["slice"]["base"] == base

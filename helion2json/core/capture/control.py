@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from torch.fx import Node
 
@@ -14,6 +15,7 @@ from helion2json.core.capture.tiles import tile_begin
 from helion2json.core.capture.values import (
     BranchResults,
     LoopResults,
+    Named,
     Value,
     graph_outputs,
     value_of,
@@ -43,7 +45,7 @@ def _h_phi(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
 
 @handles(
     "_for_loop",
-    emits=("hl.zeros", "hl.full", "hl.tile.begin", "hl.tile.end", TORCH),
+    emits=("hl.zeros", "hl.full", "hl.tile.begin", "hl.tile.end", "hl.assign", TORCH),
 )
 def _h_for_loop(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     graph_id, begins, ends, carried = node.args
@@ -53,6 +55,7 @@ def _h_for_loop(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     t.flush_pending_loads()
     inputs = [t.carried_input(values, item) for item in carried]  # type: ignore[union-attr]
     names = _carried_names(t, node, len(graph_outputs(graph_info.graph)), values)
+    _own_names_for_carried(t, node, carried, inputs, names)  # type: ignore[arg-type]
     block_ids = list(graph_info.block_ids)
     begin_op = tile_begin(
         t,
@@ -78,20 +81,63 @@ def _carried_names(
 ) -> list[str | None]:
     """The variable each loop output carries: the one its ``_phi`` merges it with."""
     names: list[str | None] = [None] * count
-    for user in loop.users:
-        if user.target is not operator.getitem or not isinstance(user.args[1], int):
-            continue
-        for phi in user.users:
-            if getattr(phi.target, "__name__", "") != "_phi" or phi.args[1] is not user:
-                continue
-            initial = t.operand(value_of(phi.args[0], values), phi)
-            if not isinstance(initial, str):
-                raise t.unsupported("a loop carries a value that is not a tensor", loop)
-            names[user.args[1]] = initial
+    for index, phi in _phis(loop):
+        initial = t.operand(value_of(phi.args[0], values), phi)
+        if not isinstance(initial, str):
+            raise t.unsupported("a loop carries a value that is not a tensor", loop)
+        names[index] = initial
     return names
 
 
-@handles("_if", emits=("hl.if.begin", "hl.if.else", "hl.if.end"))
+def _phis(region: Node) -> Iterator[tuple[int, Node]]:
+    """Each ``_phi`` after a loop or branch, with the index of the output it merges."""
+    for user in region.users:
+        if user.target is not operator.getitem or not isinstance(user.args[1], int):
+            continue
+        for phi in user.users:
+            if getattr(phi.target, "__name__", "") == "_phi" and phi.args[1] is user:
+                yield user.args[1], phi
+
+
+def _own_names_for_carried(
+    t: KernelTranslator,
+    loop: Node,
+    carried: Sequence[Any],
+    inputs: list[Value],
+    names: list[str | None],
+) -> None:
+    """Give a carried variable a name of its own where its initial name is shared.
+
+    After ``cur = two_x`` both variables are one value with one name; a loop that
+    updates ``cur`` while it still reads ``two_x`` (or carries another variable
+    that starts as the same value) needs them apart: the carried variable gets a
+    copy, made before the loop, under its own name.
+    """
+    for index, phi in _phis(loop):
+        name, initial = names[index], phi.args[0]
+        if name is None or not isinstance(initial, Node):
+            continue
+        carrier = next((i for i, item in enumerate(carried) if item is initial), None)
+        shared = names.count(name) > 1 or any(
+            isinstance(value, Named) and value.name == name
+            for i, value in enumerate(inputs)
+            if i != carrier
+        )
+        if not (shared or _is_alias(initial)):
+            continue
+        own = t.fresh(initial.name)
+        t.emit({"op": "hl.assign", "src": name, "result": own}, phi)
+        names[index] = own
+        if carrier is not None:
+            inputs[carrier] = Named(own)
+
+
+def _is_alias(node: Node) -> bool:
+    """True for a variable assigned from another variable (``cur = two_x``)."""
+    return getattr(node.target, "__name__", "") == "_new_var"
+
+
+@handles("_if", emits=("hl.if.begin", "hl.if.else", "hl.if.end", "hl.assign"))
 def _h_if(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     test, if_id, else_id, if_args, else_args = node.args
     if_info = t.graphs[if_id]  # type: ignore[index]
@@ -100,8 +146,12 @@ def _h_if(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
     t.flush_pending_loads()
     if_inputs = [t.carried_input(values, item) for item in if_args]  # type: ignore[union-attr]
     else_inputs = [t.carried_input(values, item) for item in else_args]  # type: ignore[union-attr]
-    outer = dict(zip(if_info.if_arg_names or [], if_inputs, strict=False))
-    outer.update(zip(if_info.else_arg_names or [], else_inputs, strict=False))
+    if_arg_names = list(if_info.if_arg_names or [])
+    else_arg_names = list(if_info.else_arg_names or [])
+    outer = dict(zip(if_arg_names, if_inputs, strict=False))
+    outer.update(zip(else_arg_names, else_inputs, strict=False))
+    outer_nodes = dict(zip(if_arg_names, if_args, strict=False))  # type: ignore[arg-type]
+    outer_nodes.update(zip(else_arg_names, else_args, strict=False))  # type: ignore[arg-type]
     if_outputs = graph_outputs(if_info.graph)
     else_outputs = graph_outputs(else_info.graph) if else_info is not None else []
     merged: list[str | None] = []
@@ -115,6 +165,16 @@ def _h_if(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
             name = t.operand(outer.get(kept), node)
             if not isinstance(name, str):
                 raise t.unsupported(f"branches merge '{kept}', which is not a tensor", node)
+            initial = outer_nodes.get(kept)
+            if isinstance(initial, Node) and _is_alias(initial):
+                # ``cur = base`` before the if: a branch that updates ``cur`` must
+                # leave ``base`` as it was (see _own_names_for_carried).
+                own = t.fresh(kept)
+                t.emit({"op": "hl.assign", "src": name, "result": own}, node)
+                name = own
+                for arg_names, inputs in ((if_arg_names, if_inputs), (else_arg_names, else_inputs)):
+                    if kept in arg_names:
+                        inputs[arg_names.index(kept)] = Named(own)
         else:
             out = if_outputs[if_side]
             name = t.fresh(out.name if isinstance(out, Node) else "merged")

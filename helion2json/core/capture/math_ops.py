@@ -253,6 +253,8 @@ def emit_torch(
                 )
             if isinstance(raw, (list, tuple)):
                 json_args.append([value_operand(t, item, node, values) for item in raw])
+            elif torch.Tag.pointwise in target.tags:
+                json_args.append(tile_aligned_operand(t, raw, node, values))
             else:
                 json_args.append(value_operand(t, raw, node, values))
         elif argument.name == "dtype" and dtype is not None:
@@ -288,6 +290,63 @@ def emit_torch(
     if dtype is not None and "dtype" not in attrs and isinstance(value_out, Named):
         value_out = Named(t.convert(value_out.name, dtype, node, value_out.name))
     return value_out
+
+
+def tile_aligned_operand(
+    t: KernelTranslator, raw: Any, node: Node, values: dict[Node, Value]
+) -> Any:
+    """An operand of element-wise math, made to broadcast the way Helion lines it up.
+
+    Helion places each axis of a tile-indexed value on its tile's axis: in an
+    ``hl.tile([m, n])`` loop, ``b[t0]`` lines up with ``t0`` (the generated code
+    reads ``b[:, None]``), where PyTorch's rule would align it with ``t1``. The
+    document follows PyTorch's rule, so such an operand gets explicit
+    ``torch.unsqueeze`` ops for the axes it lacks.
+    """
+    operand = value_operand(t, raw, node, values)
+    if not isinstance(raw, Node):
+        return operand
+    axes = _tile_axes(raw.meta.get("val"), node.meta.get("val"))
+    if axes is None:
+        return operand
+    first = axes[0]
+    result_rank = len(node.meta["val"].shape)
+    for axis in range(first, result_rank):
+        if axis in axes:
+            continue
+        name = t.fresh(f"{raw.name}_aligned")
+        op = {
+            "op": "torch.unsqueeze",
+            "overload": "default",
+            "result": name,
+            "args": [operand],
+            "attrs": {"dim": axis - first},
+        }
+        t.emit(op, node)
+        operand = name
+    return operand
+
+
+def _tile_axes(operand: Any, result: Any) -> list[int] | None:
+    """The result axis of each operand axis where right-aligned broadcasting is wrong.
+
+    None when PyTorch's rule already lines the operand up (every axis equal to the
+    result's axis it meets, or of size 1), or when no placement by size matches.
+    """
+    if not (isinstance(operand, torch.Tensor) and isinstance(result, torch.Tensor)):
+        return None
+    mine, theirs = [str(size) for size in operand.shape], [str(size) for size in result.shape]
+    offset = len(theirs) - len(mine)
+    if offset <= 0 or all(size in (theirs[offset + axis], "1") for axis, size in enumerate(mine)):
+        return None
+    axes: list[int] = []
+    for size in mine:
+        start = axes[-1] + 1 if axes else 0
+        axis = next((a for a in range(start, len(theirs)) if theirs[a] == size), None)
+        if axis is None:
+            return None
+        axes.append(axis)
+    return axes
 
 
 def value_operand(t: KernelTranslator, raw: Any, node: Node, values: dict[Node, Value]) -> Any:

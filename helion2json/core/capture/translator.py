@@ -288,15 +288,14 @@ class KernelTranslator:
                     continue
                 values[node] = self.translate_node(node, values)
             results = [values.get(o) if isinstance(o, Node) else SymValue(o) for o in outputs]
+            moves: list[tuple[str, Any, Node | None]] = []
             for i, value in enumerate(results):
                 name = output_names[i] if i < len(output_names) else None
                 if name is None:
                     continue
-                source = outputs[i]
-                src = self.operand(value, source if isinstance(source, Node) else None)
-                if src != name:
-                    op = {"op": "hl.assign", "src": src, "result": name}
-                    self.emit(op, source if isinstance(source, Node) else None)
+                source = outputs[i] if isinstance(outputs[i], Node) else None
+                moves.append((name, self.operand(value, source), source))
+            self.assign_all_at_once(moves)
         finally:
             self.walk.graph_nodes.pop()
             self.walk.pending_names = saved_names
@@ -310,17 +309,51 @@ class KernelTranslator:
         inputs: Sequence[Value],
         order: dict[Node, int],
     ) -> bool:
-        """True when the old value of ``name`` is still read after ``producer`` runs."""
+        """True when the old value of ``name`` is still read after ``producer`` runs.
+
+        Reads through aliases (``prev = cur``) count, and so does the graph's output:
+        an output that is the old value (``prev``) is read when the graph ends.
+        """
         for placeholder, value in zip(placeholders, inputs, strict=False):
             if not (isinstance(value, Named) and value.name == name):
                 continue
-            readers = list(placeholder.users)
-            for user in list(readers):
-                if getattr(user.target, "__name__", "") == "_new_var":
-                    readers.extend(user.users)
-            if any(order.get(r, -1) > order[producer] for r in readers if r.op != "output"):
+            readers: list[Node] = []
+            pending = list(placeholder.users)
+            while pending:
+                reader = pending.pop()
+                readers.append(reader)
+                if getattr(reader.target, "__name__", "") == "_new_var":
+                    pending.extend(reader.users)
+            if any(r.op == "output" or order.get(r, -1) > order[producer] for r in readers):
                 return True
         return False
+
+    def assign_all_at_once(self, moves: Sequence[tuple[str, Any, Node | None]]) -> None:
+        """Emit ``hl.assign`` ops that give each name its value as one parallel copy.
+
+        A region's outputs take their new values together (``prev, cur = cur, nxt``),
+        while ``hl.assign`` ops run one after another: a name is written only once no
+        later copy reads its old value, and a cycle goes through a temporary.
+        """
+        pending = [(name, src, node) for name, src, node in moves if src != name]
+        while pending:
+            ready = next(
+                (
+                    move
+                    for move in pending
+                    if not any(other[1] == move[0] for other in pending if other is not move)
+                ),
+                None,
+            )
+            if ready is None:
+                name, _, node = pending[0]
+                saved = self.fresh(f"{name}_old")
+                self.emit({"op": "hl.assign", "src": name, "result": saved}, node)
+                pending = [(n, saved if s == name else s, nd) for n, s, nd in pending]
+                continue
+            name, src, node = ready
+            self.emit({"op": "hl.assign", "src": src, "result": name}, node)
+            pending.remove(ready)
 
     def flush_pending_loads(self, base: str | None = None) -> None:
         """Emit deferred loads before a region or a write could change what they read."""

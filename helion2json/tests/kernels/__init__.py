@@ -18,7 +18,16 @@ import helion.language as hl
 import torch
 import torch.nn.functional as F
 
-from helion2json.tests.kernels import elementwise, indexing, kinds, linalg, norms, reductions
+from helion2json.tests.kernels import (
+    broadcast,
+    carried,
+    elementwise,
+    indexing,
+    kinds,
+    linalg,
+    norms,
+    reductions,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,26 @@ def _grid_rows(x: torch.Tensor) -> torch.Tensor:
     for i in range(x.size(0)):
         out[i, 2:] = x[i, 2:] * (i + 1) + tile_ids
     return out
+
+
+def _chebyshev_series(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    prev, cur = torch.ones_like(x), 2 * x
+    acc = w[0] * prev + w[1] * cur
+    for j in range(2, w.size(0)):
+        prev, cur = cur, 2 * x * cur - prev
+        acc = acc + w[j] * cur
+    return acc
+
+
+def _fibonacci_pairs(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    a, b = x, y
+    for _ in range(4):
+        a, b = b, a + b
+    return a - 0.5 * b
+
+
+def _branch_keeps_the_original(x: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
+    return torch.where(flags[:, None] > 0, 4 * x, 2 * x)
 
 
 def _layer_norm(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
@@ -269,6 +298,62 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(20), torch.tensor([3.0])),
         reference=lambda x, gate: x * gate[0] if gate[0] > 0 else x,
         tags=("control-flow",),
+    ),
+    Family(
+        "chebyshev_series",
+        carried.chebyshev_series,
+        lambda: (torch.randn(16, 8), torch.randn(5, 8)),
+        reference=_chebyshev_series,
+        tags=("control-flow", "loop-carried"),
+    ),
+    Family(
+        "fibonacci_pairs",
+        carried.fibonacci_pairs,
+        lambda: (torch.randn(6, 8), torch.randn(6, 8)),
+        reference=_fibonacci_pairs,
+        tags=("control-flow", "loop-carried"),
+    ),
+    Family(
+        "swap_each_step",
+        carried.swap_each_step,
+        lambda: (torch.randn(6, 8), torch.randn(6, 8)),
+        reference=lambda x, y: y * 2.0 + x,
+        tags=("control-flow", "loop-carried"),
+    ),
+    Family(
+        "branch_keeps_the_original",
+        carried.branch_keeps_the_original,
+        lambda: (torch.randn(4, 8), torch.tensor([1, -1, 2, 0])),
+        reference=_branch_keeps_the_original,
+        tags=("control-flow",),
+    ),
+    Family(
+        "add_row_bias",
+        broadcast.add_row_bias,
+        lambda: (torch.randn(16, 8), torch.randn(16)),
+        reference=lambda a, bias: a + bias[:, None],
+        tags=("broadcast",),
+    ),
+    Family(
+        "add_row_bias_square",
+        broadcast.add_row_bias,
+        lambda: (torch.randn(8, 8), torch.randn(8)),
+        reference=lambda a, bias: a + bias[:, None],
+        tags=("broadcast",),
+    ),
+    Family(
+        "select_row_or_column",
+        broadcast.select_row_or_column,
+        lambda: (torch.randn(16, 8), torch.randn(16), torch.randn(8)),
+        reference=lambda a, rows, cols: torch.where(a > 0, rows[:, None], cols[None, :]),
+        tags=("broadcast",),
+    ),
+    Family(
+        "scale_batches_by_columns",
+        broadcast.scale_batches_by_columns,
+        lambda: (torch.randn(4, 6, 8), torch.randn(4, 8)),
+        reference=lambda a, scale: a * scale[:, None, :],
+        tags=("broadcast",),
     ),
     Family(
         "two_phase",
