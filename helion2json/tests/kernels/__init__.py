@@ -17,7 +17,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from helion2json.tests.kernels import elementwise, indexing, linalg, norms, reductions
+from helion2json.tests.kernels import (
+    elementwise,
+    expressions,
+    indexing,
+    linalg,
+    norms,
+    reductions,
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,27 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(3, 13),),
         reference=_grid_rows,
         tags=("grid", "tile-properties"),
+    ),
+    Family(
+        "add_length_mod_three",
+        expressions.add_length_mod_three,
+        lambda: (torch.randn(10),),
+        reference=lambda x: x + x.size(0) % 3,
+        tags=("expressions", "dynamic-shapes"),
+    ),
+    Family(
+        "mean_scale_columns",
+        expressions.mean_scale_columns,
+        lambda: (torch.randn(4, 6),),
+        reference=lambda x: x * (1.0 / x.size(1)),
+        tags=("expressions", "dynamic-shapes"),
+    ),
+    Family(
+        "keep_if_even_length",
+        expressions.keep_if_even_length,
+        lambda: (torch.randn(10),),
+        reference=lambda x: x * (x.size(0) % 2 == 0),
+        tags=("expressions", "dynamic-shapes"),
     ),
     Family(
         "branch_on_flag",
