@@ -32,6 +32,7 @@ from helion2json import ValidationError, validate_spec
 from helion2json.core.expr import (
     BinOp,
     Dim,
+    Expr,
     ExprSyntaxError,
     Neg,
     Node,
@@ -492,7 +493,8 @@ DEEP_JSON_VALUES = _json_values(_DEPTH)
 
 # -------------------------------------------------------------------------- expressions
 
-_OPERATORS = ("+", "-", "*", "//", "min", "max", "cdiv")
+_OPERATORS = ("+", "-", "*", "//", "/", "%", "min", "max", "cdiv")
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 _FUNCTION_WORDS = frozenset({"dim", "size", "min", "max", "cdiv"})
 # The grammar's function words are also valid bare names; they must survive formatting.
 _EXPR_NAMES = st.sampled_from(["x", "tile_m", "n", "_", "dim", "size", "min", "max", "cdiv"]) | (
@@ -505,6 +507,7 @@ def _expression_trees() -> st.SearchStrategy[Node]:
     can be, although the parser only makes a negative ``Num`` from a JSON integer."""
     leaves = st.one_of(
         st.builds(Num, st.integers()),
+        st.builds(Num, st.floats(allow_nan=False, allow_infinity=False)),
         st.builds(Ref, _EXPR_NAMES),
         st.builds(Dim, _EXPR_NAMES, st.integers(min_value=0)),
         st.builds(Size, _EXPR_NAMES),
@@ -512,7 +515,10 @@ def _expression_trees() -> st.SearchStrategy[Node]:
     return st.recursive(
         leaves,
         lambda inner: (
-            st.builds(Neg, inner) | st.builds(BinOp, st.sampled_from(_OPERATORS), inner, inner)
+            st.builds(Neg, inner)
+            | st.builds(BinOp, st.sampled_from(_OPERATORS), inner, inner)
+            # A comparison's sides are not comparisons: the grammar does not chain them.
+            | st.builds(BinOp, st.sampled_from(_COMPARISONS), inner, inner)
         ),
         max_leaves=25,
     )
@@ -1112,9 +1118,9 @@ def check_expr_round_trip(case: tuple[Node, dict[Node, int]]) -> None:
 
 
 def _canonical(node: Node, root: bool = True) -> Node:
-    """The tree the parser makes of ``format_expr(node)``: below the root, a negative number is
-    written, and so read back, as a negation."""
-    if isinstance(node, Num) and node.value < 0 and not root:
+    """The tree the parser makes of ``format_expr(node)``: a negative number is written, and so
+    read back, as a negation (at the root only an integer stays a JSON number)."""
+    if isinstance(node, Num) and node.value < 0 and not (root and type(node.value) is int):
         return Neg(Num(-node.value))
     if isinstance(node, Neg):
         return Neg(_canonical(node.operand, root=False))
@@ -1123,12 +1129,52 @@ def _canonical(node: Node, root: bool = True) -> Node:
     return node
 
 
-def _outcome(node: Node, values: dict[Node, int]) -> int | str:
-    # Both trees must divide by zero at the same point, so the error counts as an outcome.
+def _outcome(node: Node, values: dict[Node, int]) -> str:
+    # Both trees must fail at the same point, so an error counts as an outcome; repr() makes
+    # a NaN equal to itself and tells 1 from 1.0 and True.
     try:
-        return evaluate(node, values.__getitem__)
-    except ZeroDivisionError:
-        return "division by zero"
+        return repr(evaluate(node, values.__getitem__))
+    except (ZeroDivisionError, OverflowError) as exc:
+        return type(exc).__name__
+
+
+def _python_outcome(text: Expr, values: dict[Node, int]) -> str:
+    """What Python itself computes from the expression's text."""
+    names: dict[str, Any] = {
+        "min": min,
+        "max": max,
+        "cdiv": lambda a, b: -(-a // b),
+        "dim": lambda tensor, axis: values[Dim(tensor.name, axis)],
+        "size": lambda tile: values[Size(tile.name)],
+    }
+
+    class Name:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class Scope(dict[str, Any]):
+        def __missing__(self, key: str) -> Any:
+            # A bare name is a Ref; inside dim()/size() it names a tensor or a tile.
+            return values.get(Ref(key), Name(key))
+
+    try:
+        return repr(eval(str(text), {"__builtins__": {}}, Scope(names)))
+    except (ZeroDivisionError, OverflowError) as exc:
+        return type(exc).__name__
+
+
+def check_expr_python_semantics(case: tuple[Node, dict[Node, int]]) -> None:
+    """``evaluate`` computes what Python computes from the same text, where no name of the tree
+    is also a function word of the grammar."""
+    tree, values = case
+    refs = {n.name for n in walk(tree) if isinstance(n, Ref)}
+    holders = {
+        n.tensor if isinstance(n, Dim) else n.tile for n in walk(tree) if isinstance(n, Dim | Size)
+    }
+    if (refs | holders) & _FUNCTION_WORDS or refs & holders:
+        return
+    text = format_expr(tree)
+    assert _outcome(tree, values) == _python_outcome(text, values), text
 
 
 @_one_failure_site
@@ -1218,6 +1264,7 @@ PROPERTIES: tuple[Property, ...] = (
     Property("validate_spec broken cross-references", broken_documents(), check_rejected),
     Property("validate_spec consistent renames", renamed_documents(), check_accepted),
     Property("parse_expr round trip", expressions_with_values(), check_expr_round_trip),
+    Property("evaluate is Python", expressions_with_values(), check_expr_python_semantics),
     Property("parse_expr arbitrary input", EXPRESSION_INPUTS, check_parse_expr),
     Property("scan_source arbitrary text", source_texts(), check_scan),
     Property("scan_source spliced kernel files", spliced_kernel_files(), check_scan),
@@ -1272,6 +1319,38 @@ def test_validate_spec_accepts_consistent_renames(doc: Any) -> None:
 @given(expressions_with_values())
 def test_parse_expr_round_trip(case: tuple[Node, dict[Node, int]]) -> None:
     check_expr_round_trip(case)
+
+
+@given(expressions_with_values())
+def test_evaluate_is_python(case: tuple[Node, dict[Node, int]]) -> None:
+    check_expr_python_semantics(case)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("-7 // 2", -4),
+        ("-7 % 2", 1),
+        ("7 % -2", -1),
+        ("7 / 2", 3.5),
+        ("cdiv(-7, 2)", -3),
+        ("1 + 2 * 3 < 8", True),
+        ("(1 < 2) == (3 < 4)", True),
+        ("x % 4 == 0", True),
+        ("0.5 * x", 4.0),
+        ("1e-05 * x", 8e-05),
+        ("min(x, 3) + max(x, 3)", 11),
+    ],
+)
+def test_expression_semantics_are_pythons(text: str, value: Any) -> None:
+    result = evaluate(parse_expr(text), lambda node: 8)
+    assert result == value and type(result) is type(value)
+
+
+@pytest.mark.parametrize("text", ["1 < 2 < 3", "1e999", "1.5.2", "x == == y", "x %"])
+def test_expression_syntax_errors(text: str) -> None:
+    with pytest.raises(ExprSyntaxError):
+        parse_expr(text)
 
 
 @_FEW

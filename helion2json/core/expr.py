@@ -2,31 +2,45 @@
 
 An expression is a JSON integer or a string of this grammar::
 
-    expr   := term (("+" | "-") term)*
-    term   := unary (("*" | "//") unary)*
+    expr   := sum (CMP sum)?                  # CMP: == != < <= > >=
+    sum    := term (("+" | "-") term)*
+    term   := unary (("*" | "//" | "/" | "%") unary)*
     unary  := "-" unary | atom
-    atom   := INT | NAME | call | "(" expr ")"
+    atom   := INT | FLOAT | NAME | call | "(" expr ")"
     call   := "dim" "(" NAME "," INT ")"      # extent of a tensor's axis
             | "size" "(" NAME ")"             # this iteration's extent of a tile
             | ("min" | "max" | "cdiv") "(" expr "," expr ")"
 
-A bare NAME is a tile (its first index), a scalar argument, a block-size
-symbol, a tile property's result, or a one-element value computed earlier.
-Tokens are ASCII and trees at most ``MAX_DEPTH`` deep. This module is pure
-Python: the schema, the interpreter and editors' tooling use it without torch.
+Values are Python's: integers of any size, floats (IEEE double), and booleans
+from comparisons (``True`` counts as 1 in arithmetic). ``//`` and ``%`` floor,
+as Python's do (``-7 // 2 == -4``, ``-7 % 2 == 1``); ``/`` is true division
+and gives a float; ``cdiv(a, b)`` is ``-(-a // b)``. A FLOAT literal has a
+``.`` or an exponent (``0.5``, ``1e-05``) and is finite. A bare NAME is a tile
+(its first index), a scalar argument, a block-size symbol, a tile property's
+result, or a one-element value computed earlier. Tokens are ASCII and trees
+at most ``MAX_DEPTH`` deep. This module is pure Python: the schema, the
+interpreter and editors' tooling use it without torch.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 Expr = int | str
+Number = int | float
 
 # ASCII only: ``\d`` would otherwise accept other scripts' digits.
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|[-+*(),]))", re.ASCII)
+_TOKEN = re.compile(
+    r"\s*(?:(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*)"
+    r"|(//|==|!=|<=|>=|[-+*/%<>(),]))",
+    re.ASCII,
+)
 _BINARY_FUNCS = ("min", "max", "cdiv")
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+_PRODUCTS = ("*", "//", "/", "%")
 # Real expressions are a few levels deep; bounding the depth keeps every recursive
 # walk over a parsed tree (validation, formatting, evaluation) far from Python's
 # recursion limit, so a pathological string is a syntax error, not a crash.
@@ -39,7 +53,7 @@ class ExprSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Num:
-    value: int
+    value: Number
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class Neg:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # one of + - * // min max cdiv
+    op: str  # + - * // / % min max cdiv, or a comparison
     left: Node
     right: Node
 
@@ -131,6 +145,15 @@ class _Parser:
             self.nesting -= 1
 
     def expr(self) -> Node:
+        node = self.sum()
+        if self.peek() in _COMPARISONS:
+            op = self.take()
+            node = BinOp(op, node, self.sum())
+            if self.peek() in _COMPARISONS:
+                raise ExprSyntaxError(f"comparisons do not chain; add parentheses in {self.text!r}")
+        return node
+
+    def sum(self) -> Node:
         node = self.term()
         while self.peek() in ("+", "-"):
             op = self.take()
@@ -139,7 +162,7 @@ class _Parser:
 
     def term(self) -> Node:
         node = self.unary()
-        while self.peek() in ("*", "//"):
+        while self.peek() in _PRODUCTS:
             op = self.take()
             node = BinOp(op, node, self.unary())
         return node
@@ -154,6 +177,8 @@ class _Parser:
         token = self.take()
         if token.isdigit():
             return Num(self.integer(token))
+        if token[0].isdigit():
+            return Num(self.floating(token))
         if token == "(":
             node = self.nested(self.expr)
             self.take(")")
@@ -191,6 +216,12 @@ class _Parser:
                 f"integer {token[:20]}... is too long in {self.text[:40]!r}"
             ) from None
 
+    def floating(self, token: str) -> float:
+        value = float(token)
+        if not math.isfinite(value):
+            raise ExprSyntaxError(f"float {token[:20]} is not finite in {self.text[:40]!r}")
+        return value
+
     def name(self) -> str:
         token = self.take()
         if not (token[0].isalpha() or token[0] == "_"):
@@ -203,6 +234,8 @@ def parse_expr(value: Expr) -> Node:
     if isinstance(value, bool):
         raise ExprSyntaxError(f"expected an integer or expression string, got {value!r}")
     if isinstance(value, int):
+        return Num(value)
+    if isinstance(value, float) and math.isfinite(value):
         return Num(value)
     if not isinstance(value, str):
         raise ExprSyntaxError(f"expected an integer or expression string, got {value!r}")
@@ -224,25 +257,28 @@ def _depth(node: Node) -> int:
 
 
 def _precedence(node: Node) -> int:
+    if isinstance(node, BinOp) and node.op in _COMPARISONS:
+        return 0
     if isinstance(node, BinOp) and node.op in ("+", "-"):
         return 1
-    if isinstance(node, BinOp) and node.op in ("*", "//"):
+    if isinstance(node, BinOp) and node.op in _PRODUCTS:
         return 2
-    if isinstance(node, Neg):
+    if isinstance(node, Neg) or (isinstance(node, Num) and node.value < 0):
         return 3
     return 4
 
 
 def format_expr(node: Node) -> Expr:
     """The canonical form of an expression: an int where it is one, else a string."""
-    if isinstance(node, Num):
+    if isinstance(node, Num) and type(node.value) is int:
         return node.value
     return _format(node)
 
 
 def _format(node: Node) -> str:
     if isinstance(node, Num):
-        return str(node.value)
+        # repr() of a float reads back as the same float.
+        return repr(node.value) if isinstance(node.value, float) else str(node.value)
     if isinstance(node, Ref):
         return node.name
     if isinstance(node, Dim):
@@ -256,7 +292,8 @@ def _format(node: Node) -> str:
         return f"{node.op}({_format(node.left)}, {_format(node.right)})"
     level = _precedence(node)
     left = _format(node.left)
-    if _precedence(node.left) < level:
+    # Comparisons do not chain: a comparison inside one needs parentheses on either side.
+    if _precedence(node.left) < level or (level == 0 and _precedence(node.left) == 0):
         left = f"({left})"
     right = _format(node.right)
     # Left-associative operators need parentheses on an equal-precedence right side.
@@ -275,26 +312,35 @@ def walk(node: Node) -> Iterator[Node]:
         yield from walk(node.right)
 
 
-def evaluate(node: Node, resolve: Callable[[Node], int]) -> int:
-    """Evaluate with ``resolve`` giving the value of each ``Ref``, ``Dim`` and ``Size``."""
+_OPERATORS: dict[str, Callable[[Number, Number], Number]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "//": lambda a, b: a // b,
+    "/": lambda a, b: a / b,
+    "%": lambda a, b: a % b,
+    "min": min,
+    "max": max,
+    "cdiv": lambda a, b: -(-a // b),
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def evaluate(node: Node, resolve: Callable[[Node], Number]) -> Number:
+    """Evaluate with ``resolve`` giving the value of each ``Ref``, ``Dim`` and ``Size``.
+
+    Python's semantics throughout (see the module's docstring); dividing by zero
+    raises ``ZeroDivisionError``.
+    """
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Neg):
         return -evaluate(node.operand, resolve)
     if isinstance(node, BinOp):
-        left = evaluate(node.left, resolve)
-        right = evaluate(node.right, resolve)
-        if node.op == "+":
-            return left + right
-        if node.op == "-":
-            return left - right
-        if node.op == "*":
-            return left * right
-        if node.op == "//":
-            return left // right
-        if node.op == "min":
-            return min(left, right)
-        if node.op == "max":
-            return max(left, right)
-        return -(-left // right)  # cdiv
+        return _OPERATORS[node.op](evaluate(node.left, resolve), evaluate(node.right, resolve))
     return resolve(node)

@@ -200,10 +200,12 @@ class HostEvaluator:
         if node is None:
             return None
         value = self.value(node)
-        if isinstance(value.expr, ex.Num):
-            return value.expr.value
-        if isinstance(value.expr, ex.Neg) and isinstance(value.expr.operand, ex.Num):
-            return -value.expr.operand.value
+        constant = value.expr
+        negated = isinstance(constant, ex.Neg)
+        if isinstance(constant, ex.Neg):
+            constant = constant.operand
+        if isinstance(constant, ex.Num) and type(constant.value) is int:
+            return -constant.value if negated else constant.value
         return False
 
     def call(self, node: ast.Call) -> HostValue:

@@ -242,11 +242,24 @@ class Interpreter:
         return node
 
     def int_expr(self, value: ex.Expr) -> int:
+        """An expression that sizes, offsets or bounds something: an integer."""
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        return ex.evaluate(self.parse(value), self.resolve)
+        result = self.number_expr(value)
+        if isinstance(result, float):
+            raise InterpretError(f"expression {value!r} is {result!r}, not an integer")
+        return int(result)
 
-    def resolve(self, node: ex.Node) -> int:
+    def number_expr(self, value: ex.Expr) -> ex.Number:
+        """An expression used as a scalar: an integer, a float or a boolean."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return ex.evaluate(self.parse(value), self.resolve)
+        except ZeroDivisionError:
+            raise InterpretError(f"expression {value!r} divides by zero") from None
+
+    def resolve(self, node: ex.Node) -> ex.Number:
         if isinstance(node, ex.Dim):
             tensor = self.env.get(node.tensor)
             if not isinstance(tensor, torch.Tensor) or node.axis >= tensor.dim():
@@ -255,7 +268,12 @@ class Interpreter:
         if isinstance(node, ex.Size):
             return self.tile(node.tile).size
         assert isinstance(node, ex.Ref)
-        return as_int(self.env.get(node.name), node.name)
+        value = self.env.get(node.name)
+        if isinstance(value, float) or (
+            isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point
+        ):
+            return float(value)
+        return as_int(value, node.name)
 
     def tile(self, name: str) -> Tile:
         value = self.env.get(name)
@@ -275,7 +293,7 @@ class Interpreter:
         if isinstance(value, SliceOperand):
             return load_slice(self, value.slice)
         if isinstance(value, ExprOperand):
-            return self.int_expr(value.expr)
+            return self.number_expr(value.expr)
         if isinstance(value, dict):
             # Attributes are free-form JSON: their operands arrive unparsed.
             model = SliceOperand if "slice" in value else ExprOperand

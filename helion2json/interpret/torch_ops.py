@@ -186,7 +186,7 @@ def attr(it: Interpreter, param: _Param, value: Any) -> Any:
         named = it.lookup(value)
         if named is not None:
             return scalar_value(named, param.name)
-        return it.int_expr(value)
+        return it.number_expr(value)
     if isinstance(value, dict):
         return it.operand(value)
     return value

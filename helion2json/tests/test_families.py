@@ -759,3 +759,19 @@ def test_a_lower_rank_tile_value_is_unsqueezed_onto_its_tiles_axes(
     assert unsqueeze["attrs"] == {"dim": dim}
     [operand] = unsqueeze["args"]
     assert operand["slice"]["base"] == base
+
+
+# ------------------------------------------------------------------ expressions
+
+
+@pytest.mark.parametrize(
+    ("name", "expression"),
+    [
+        ("add_length_mod_three", "dim(x,0) % 3"),
+        ("mean_scale_columns", "1.0 / (dim(x,1) * 1.0)"),
+        ("keep_if_even_length", "dim(x,0) % 2 == 0"),
+    ],
+)
+def test_size_arithmetic_is_an_expression(docs: Documents, name: str, expression: str) -> None:
+    [math] = [op for op in docs[name]["body"] if op["op"] == "torch.mul" or op["op"] == "torch.add"]
+    assert {"expr": expression} in math["args"]

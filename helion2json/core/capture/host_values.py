@@ -38,6 +38,10 @@ _SYM_OPERATORS = {
     operator.ge,
     operator.eq,
     operator.ne,
+    operator.pow,
+    torch.sym_float,
+    torch.sym_min,
+    torch.sym_max,
 }
 
 

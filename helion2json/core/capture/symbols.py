@@ -63,15 +63,53 @@ def sym_node(
         for item in nodes[1:]:
             result = ex.BinOp("*", result, item)
         return result
+    if isinstance(value, sympy.Float):
+        return ex.Num(float(value))
+    if isinstance(value, sympy.Rational):
+        return ex.BinOp("/", ex.Num(int(value.p)), ex.Num(int(value.q)))
     name = type(value).__name__
-    binary = {"FloorDiv": "//", "Min": "min", "Max": "max", "CeilDiv": "cdiv"}
-    if name in binary and len(value.args) == 2:
-        return ex.BinOp(
-            binary[name],
-            sym_node(t, value.args[0], node, scalar=scalar),
-            sym_node(t, value.args[1], node, scalar=scalar),
-        )
+    parts = [sym_node(t, arg, node, scalar=scalar) for arg in value.args]
+    if name in _BINARY and len(parts) >= 2:
+        result = parts[0]
+        for part in parts[1:]:
+            result = ex.BinOp(_BINARY[name], result, part)
+        return result
+    if name == "ModularIndexing" and len(parts) == 3:
+        return ex.BinOp("%", ex.BinOp("//", parts[0], parts[1]), parts[2])
+    if name == "ToFloat" and len(parts) == 1:
+        return ex.BinOp("*", parts[0], ex.Num(1.0))
+    if name in _POWERS and len(parts) == 2:
+        exponent = concrete_int(value.args[1])
+        if exponent is not None and 0 < exponent <= _MAX_POWER:
+            result = parts[0]
+            for _ in range(exponent - 1):
+                result = ex.BinOp("*", result, parts[0])
+            return result
     raise t.unsupported(f"symbolic expression {value} has no form in the format", node)
+
+
+# sympy's and torch's symbolic functions that are one operator of the grammar;
+# those with more than two arguments (Min, Max) fold left.
+_BINARY = {
+    "FloorDiv": "//",
+    "CleanDiv": "//",
+    "CeilDiv": "cdiv",
+    "PythonMod": "%",
+    "Mod": "%",
+    "IntTrueDiv": "/",
+    "FloatTrueDiv": "/",
+    "Min": "min",
+    "Max": "max",
+    "Equality": "==",
+    "Unequality": "!=",
+    "StrictLessThan": "<",
+    "LessThan": "<=",
+    "StrictGreaterThan": ">",
+    "GreaterThan": ">=",
+}
+_POWERS = ("Pow", "PowByNatural")
+# x**n is written as n - 1 products; larger powers are not worth a long expression.
+_MAX_POWER = 8
 
 
 def sym_expr(
@@ -179,9 +217,10 @@ def evaluate_int(t: KernelTranslator, node: ex.Node) -> int | None:
         raise LookupError(part)
 
     try:
-        return ex.evaluate(node, resolve)
+        result = ex.evaluate(node, resolve)
     except (LookupError, ZeroDivisionError, IndexError, TypeError):
         return None
+    return None if isinstance(result, float) else int(result)
 
 
 def block_of(t: KernelTranslator, value: Value) -> Block | None:
