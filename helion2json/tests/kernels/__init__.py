@@ -17,7 +17,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from helion2json.tests.kernels import elementwise, indexing, linalg, norms, reductions
+from helion2json.tests.kernels import (
+    elementwise,
+    host_code,
+    indexing,
+    linalg,
+    norms,
+    reductions,
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,41 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(3, 13),),
         reference=_grid_rows,
         tags=("grid", "tile-properties"),
+    ),
+    Family(
+        "scale_last_axis",
+        host_code.scale_last_axis,
+        lambda: (torch.randn(2, 3, 8), torch.randn(8)),
+        reference=lambda x, scale: x * scale,
+        tags=("host-code", "views"),
+    ),
+    Family(
+        "transposed_plus_one",
+        host_code.transposed_plus_one,
+        lambda: (torch.randn(4, 6),),
+        reference=lambda x: x.t() + 1.0,
+        tags=("host-code", "views"),
+    ),
+    Family(
+        "flat_sum_of_two",
+        host_code.flat_sum_of_two,
+        lambda: (torch.randn(4, 6), torch.randn(4, 6)),
+        reference=lambda x, y: (x + y).flatten(),
+        tags=("host-code", "views"),
+    ),
+    Family(
+        "drop_first_row",
+        host_code.drop_first_row,
+        lambda: (torch.randn(5, 4),),
+        reference=lambda x: x[1:] * 2.0,
+        tags=("host-code", "views"),
+    ),
+    Family(
+        "rows_and_sums_of_squares",
+        host_code.rows_and_sums_of_squares,
+        lambda: (torch.randn(2, 3, 8), torch.randn(8)),
+        reference=lambda q, w: (q * w, (q * q).sum(-1)),
+        tags=("host-code", "views", "several-outputs"),
     ),
     Family(
         "branch_on_flag",
