@@ -15,6 +15,7 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from helion2json.core import expr as ex
 from helion2json.core.errors import SourceLocation, relative_source_path
@@ -36,6 +37,8 @@ class HostValue:
     # when the factory's fill is not a constant (the format cannot express it).
     allocated: bool = False
     allocation: HostFactory | None = None
+    # A tensor computed from another by a view or reshape; ``assign`` names it.
+    view: HostView | None = None
 
 
 @dataclass
@@ -49,11 +52,29 @@ class HostFactory:
 
 
 @dataclass
+class HostView:
+    """A host tensor computed from another by one ATen op (``reshape``, ``transpose``...).
+
+    ``attrs`` are the op's non-tensor arguments, expressions written as the format
+    writes them; ``shape`` is the result's extent per axis where it is known.
+    """
+
+    aten: str
+    overload: str
+    source: str
+    attrs: dict[str, Any]
+    shape: list[ex.Node | None]
+    line: int  # 1-based within the kernel's source
+    col: int
+
+
+@dataclass
 class HostEvaluator:
     param_names: list[str]
     ranks: dict[str, int] = field(default_factory=dict)
     env: dict[str, HostValue] = field(default_factory=dict)
     factories: dict[str, HostFactory] = field(default_factory=dict)
+    views: dict[str, HostView] = field(default_factory=dict)
     definitions: dict[str, ast.stmt] = field(default_factory=dict)
     # The config's value of every ``hl.register_tunable`` parameter, by name.
     tunables: dict[str, object] = field(default_factory=dict)
@@ -85,6 +106,7 @@ class HostEvaluator:
     def forget(self, name: str) -> None:
         self.env.pop(name, None)
         self.factories.pop(name, None)
+        self.views.pop(name, None)
         self.ranks.pop(name, None)
 
     def assign(self, target: ast.expr, value: HostValue, stmt: ast.stmt) -> None:
@@ -99,6 +121,10 @@ class HostEvaluator:
                     self.factories[target.id] = factory
                     if factory.shape is not None:
                         self.ranks[target.id] = len(factory.shape)
+            elif value.view is not None:
+                self.env[target.id] = HostValue(tensor=target.id)
+                self.views[target.id] = value.view
+                self.ranks[target.id] = len(value.view.shape)
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             items = value.items
@@ -164,6 +190,17 @@ class HostEvaluator:
             return None
         return [HostValue(expr=ex.Dim(name, axis)) for axis in range(rank)]
 
+    def extents(self, name: str) -> list[ex.Node | None] | None:
+        """A host tensor's extents in terms of the arguments' (not ``dim()`` of itself)."""
+        view = self.views.get(name)
+        if view is not None:
+            return view.shape
+        factory = self.factories.get(name)
+        if factory is not None:
+            return factory.shape
+        rank = self.ranks.get(name)
+        return None if rank is None else [ex.Dim(name, axis) for axis in range(rank)]
+
     def attribute(self, node: ast.Attribute) -> HostValue:
         base = self.value(node.value)
         if base.tensor is not None and node.attr == "shape":
@@ -177,6 +214,8 @@ class HostEvaluator:
 
     def subscript(self, node: ast.Subscript) -> HostValue:
         base = self.value(node.value)
+        if base.tensor is not None:
+            return self.tensor_subscript(base.tensor, node)
         if base.items is None:
             return HostValue()
         if isinstance(node.slice, ast.Slice):
@@ -249,6 +288,10 @@ class HostEvaluator:
                 return HostValue()
             power = 1 if value <= 1 else 1 << (value - 1).bit_length()
             return HostValue(expr=ex.Num(power), number=power)
+        if name.startswith("torch.") and name[6:] in _VIEW_METHODS and node.args:
+            base = self.value(node.args[0])
+            if base.tensor is not None and not node.keywords:
+                return self.view_call(base.tensor, name[6:], node.args[1:], node)
         if name.startswith("torch.") and name[6:] in _FACTORIES:
             return self.factory(node, _FACTORIES[name[6:]], node.args, like=None)
         if name.startswith("torch.") and name[6:] in _LIKE_FACTORIES and node.args:
@@ -290,7 +333,131 @@ class HostEvaluator:
             return HostValue(expr=product)
         if method in _NEW_FACTORIES:
             return self.factory(node, _NEW_FACTORIES[method], node.args, like=None)
+        if method in _VIEW_METHODS and not node.keywords:
+            return self.view_call(tensor, method, node.args, node)
         return HostValue()
+
+    # -- views: host tensors computed from others
+    def view_call(self, tensor: str, method: str, args: list[ast.expr], node: ast.AST) -> HostValue:
+        """``x.reshape(...)``, ``x.transpose(0, 1)``...: the ATen op and the result's extents."""
+        source = self.extents(tensor)
+        if source is None:
+            return HostValue()
+        rank = len(source)
+        if method in ("reshape", "view"):
+            sizes = self.size_list(args)
+            if sizes is None:
+                return HostValue()
+            shape = _resolve_inferred(sizes, source)
+            attr = "shape" if method == "reshape" else "size"
+            return self.make_view(method, "default", tensor, {attr: _exprs(sizes)}, shape, node)
+        if method == "contiguous" and not args:
+            return self.make_view("contiguous", "default", tensor, {}, list(source), node)
+        axes = [self.constant_int(arg) for arg in args]
+        if any(a is False or a is None or a is True for a in axes):
+            return HostValue()
+        ints = [int(a) for a in axes]  # type: ignore[arg-type]
+        if method == "transpose" and len(ints) == 2:
+            first, second = (_axis(a, rank) for a in ints)
+            if first is None or second is None:
+                return HostValue()
+            shape = list(source)
+            shape[first], shape[second] = shape[second], shape[first]
+            attrs = {"dim0": first, "dim1": second}
+            return self.make_view("transpose", "int", tensor, attrs, shape, node)
+        if method == "t" and not ints and rank == 2:
+            return self.make_view("t", "default", tensor, {}, source[::-1], node)
+        if method == "permute" and ints:
+            order = [_axis(a, rank) for a in ints]
+            if None in order or sorted(order) != list(range(rank)):  # type: ignore[type-var]
+                return HostValue()
+            shape = [source[a] for a in order]  # type: ignore[index]
+            return self.make_view("permute", "default", tensor, {"dims": order}, shape, node)
+        if method == "unsqueeze" and len(ints) == 1:
+            axis = _axis(ints[0], rank + 1)
+            if axis is None:
+                return HostValue()
+            shape = [*source[:axis], ex.Num(1), *source[axis:]]
+            return self.make_view("unsqueeze", "default", tensor, {"dim": axis}, shape, node)
+        if method == "squeeze" and len(ints) == 1:
+            axis = _axis(ints[0], rank)
+            if axis is None:
+                return HostValue()
+            # squeeze keeps an axis whose extent is not 1: the result's rank depends on it.
+            if self.concrete is None or self.concrete(source[axis] or ex.Ref("?")) != 1:
+                return HostValue()
+            shape = source[:axis] + source[axis + 1 :]
+            return self.make_view("squeeze", "dim", tensor, {"dim": axis}, shape, node)
+        if method == "flatten" and len(ints) <= 2:
+            start = _axis(ints[0] if ints else 0, rank)
+            end = _axis(ints[1] if len(ints) > 1 else -1, rank)
+            if start is None or end is None or start > end:
+                return HostValue()
+            product = _product(source[start : end + 1])
+            shape = [*source[:start], product, *source[end + 1 :]]
+            attrs = {"start_dim": start, "end_dim": end}
+            return self.make_view("flatten", "using_ints", tensor, attrs, shape, node)
+        return HostValue()
+
+    def size_list(self, args: list[ast.expr]) -> list[ex.Node] | None:
+        """The sizes of ``reshape(a, b)`` or ``reshape([a, b])``/``reshape(x.size())``."""
+        if len(args) == 1:
+            value = self.value(args[0])
+            if value.items is not None:
+                items = [item.expr for item in value.items]
+                return None if None in items else items  # type: ignore[return-value]
+        items = [self.value(arg).expr for arg in args]
+        return None if None in items or not items else items  # type: ignore[return-value]
+
+    def make_view(
+        self,
+        aten: str,
+        overload: str,
+        tensor: str,
+        attrs: dict[str, Any],
+        shape: list[ex.Node | None],
+        node: ast.AST,
+    ) -> HostValue:
+        line, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+        return HostValue(view=HostView(aten, overload, tensor, attrs, shape, line, col))
+
+    def tensor_subscript(self, tensor: str, node: ast.Subscript) -> HostValue:
+        """``x[1:]``, ``x[:, :n]``, ``x[0]``: ATen ``slice`` and ``select``, one axis each."""
+        source = self.extents(tensor)
+        if source is None:
+            return HostValue()
+        entries = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if len(entries) > len(source) or len(entries) != 1:
+            # One axis at a time keeps to one ATen op; a chain of them is written
+            # as separate statements.
+            return HostValue()
+        entry = entries[0]
+        if isinstance(entry, ast.Slice):
+            if entry.step is not None:
+                return HostValue()
+            start = self.value(entry.lower).expr if entry.lower is not None else ex.Num(0)
+            extent = source[0]
+            end = self.value(entry.upper).expr if entry.upper is not None else extent
+            if start is None or end is None or extent is None:
+                return HostValue()
+            length = ex.BinOp(
+                "-",
+                ex.BinOp("min", end, extent),
+                ex.BinOp("min", start, extent),
+            )
+            shape = [ex.BinOp("max", length, ex.Num(0)), *source[1:]]
+            attrs = {
+                "dim": 0,
+                "start": ex.format_expr(start),
+                "end": ex.format_expr(end),
+                "step": 1,
+            }
+            return self.make_view("slice", "Tensor", tensor, attrs, shape, node)
+        index = self.value(entry).expr
+        if index is None:
+            return HostValue()
+        attrs = {"dim": 0, "index": ex.format_expr(index)}
+        return self.make_view("select", "int", tensor, attrs, source[1:], node)
 
     def factory(
         self,
@@ -345,19 +512,6 @@ class HostEvaluator:
             return [value]
         return [None] * length
 
-    def return_names(self, stmt: ast.Return) -> list[str]:
-        value = stmt.value
-        if value is None or (isinstance(value, ast.Constant) and value.value is None):
-            return []
-        elements = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
-        names: list[str] = []
-        for element in elements:
-            if not isinstance(element, ast.Name):
-                names.append(ast.unparse(element))
-            else:
-                names.append(element.id)
-        return names
-
     def definition_location(
         self, name: str, filename: str, first_line: int
     ) -> SourceLocation | None:
@@ -367,6 +521,62 @@ class HostEvaluator:
         return SourceLocation(
             relative_source_path(filename), stmt.lineno + first_line - 1, stmt.col_offset
         )
+
+
+_VIEW_METHODS = frozenset(
+    {
+        "reshape",
+        "view",
+        "contiguous",
+        "transpose",
+        "t",
+        "permute",
+        "unsqueeze",
+        "squeeze",
+        "flatten",
+    }
+)
+
+
+def _axis(axis: int, rank: int) -> int | None:
+    """A possibly negative axis as a position, None when it is out of range."""
+    if -rank <= axis < rank:
+        return axis % rank
+    return None
+
+
+def _product(extents: list[ex.Node | None]) -> ex.Node | None:
+    if not extents or None in extents:
+        return None if extents else ex.Num(1)
+    result: ex.Node = extents[0]  # type: ignore[assignment]
+    for extent in extents[1:]:
+        result = ex.BinOp("*", result, extent)  # type: ignore[arg-type]
+    return result
+
+
+def _resolve_inferred(sizes: list[ex.Node], source: list[ex.Node | None]) -> list[ex.Node | None]:
+    """The extents of ``reshape(sizes)``: a ``-1`` is what the other sizes leave over."""
+    inferred = [
+        i for i, size in enumerate(sizes) if size == ex.Neg(ex.Num(1)) or size == ex.Num(-1)
+    ]
+    if not inferred:
+        return list(sizes)
+    total, known = _product(source), _product([s for i, s in enumerate(sizes) if i != inferred[0]])
+    shape: list[ex.Node | None] = list(sizes)
+    shape[inferred[0]] = ex.BinOp("//", total, known) if total and known else None
+    return shape
+
+
+def _exprs(sizes: list[ex.Node]) -> list[ex.Expr]:
+    """Sizes as attribute values: ``-1`` (infer this one) stays a JSON number."""
+    return [
+        -size.operand.value
+        if isinstance(size, ex.Neg)
+        and isinstance(size.operand, ex.Num)
+        and type(size.operand.value) is int
+        else ex.format_expr(size)
+        for size in sizes
+    ]
 
 
 def _dotted(node: ast.expr) -> str:

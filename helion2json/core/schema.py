@@ -296,8 +296,13 @@ class _CrossChecker:
         if spec.defines is not None:
             shape = getattr(op, "shape", None)
             rank = len(shape) if isinstance(shape, list) else None
+            kind = spec.defines
+            if spec.model is TorchOp and not any(k == "hl.tile" for k, _ in self.regions):
+                # Host code (a view before the launch, a reshape of a result): a tensor
+                # that dim() and slices may name, as an argument or an hl.alloc.
+                kind = "tensor"
             for name in result_names(op):
-                self.define(name, _Symbol(spec.defines, rank))
+                self.define(name, _Symbol(kind, rank))
 
     def else_region(self) -> None:
         if_names = dict(self.scopes[-1].names)

@@ -775,3 +775,47 @@ def test_a_lower_rank_tile_value_is_unsqueezed_onto_its_tiles_axes(
 def test_size_arithmetic_is_an_expression(docs: Documents, name: str, expression: str) -> None:
     [math] = [op for op in docs[name]["body"] if op["op"] == "torch.mul" or op["op"] == "torch.add"]
     assert {"expr": expression} in math["args"]
+
+
+# ------------------------------------------------------------------ host code
+
+
+def test_a_view_before_the_launch_is_a_host_op(docs: Documents) -> None:
+    func = docs["scale_last_axis"]
+    reshape, alloc = func["body"][:2]
+    assert {key: reshape[key] for key in ("op", "overload", "result", "args", "attrs")} == {
+        "op": "torch.reshape",
+        "overload": "default",
+        "result": "rows",
+        "args": ["x"],
+        "attrs": {"shape": [-1, "dim(x,2)"]},
+    }
+    assert alloc["op"] == "hl.alloc" and alloc["shape"] == ["dim(rows,0)", "dim(rows,1)"]
+    assert loops(func)[0]["end"] == ["dim(rows,0)", "dim(x,2)"]
+
+
+def test_views_of_results_run_after_the_launch(docs: Documents) -> None:
+    func = docs["rows_and_sums_of_squares"]
+    *_, end, view, reshape, ret = func["body"]
+    assert end["op"] == "hl.tile.end"
+    assert (view["op"], view["args"], view["attrs"]) == (
+        "torch.view",
+        ["out"],
+        {"size": ["dim(q,0)", "dim(q,1)", "dim(q,2)"]},
+    )
+    assert (reshape["op"], reshape["args"]) == ("torch.reshape", ["sums"])
+    assert ret["values"] == [view["result"], reshape["result"]]
+    assert [len(r["type"]["tensor"]["shape"]) for r in func["rets"]] == [3, 2]
+
+
+@pytest.mark.parametrize(
+    ("name", "op", "attrs"),
+    [
+        ("transposed_plus_one", "torch.transpose", {"dim0": 0, "dim1": 1}),
+        ("flat_sum_of_two", "torch.flatten", {"start_dim": 0, "end_dim": 1}),
+        ("drop_first_row", "torch.slice", {"dim": 0, "start": 1, "end": "dim(x,0)", "step": 1}),
+    ],
+)
+def test_host_view_ops(docs: Documents, name: str, op: str, attrs: dict[str, Any]) -> None:
+    first = docs[name]["body"][0]
+    assert (first["op"], first["attrs"]) == (op, attrs)

@@ -147,7 +147,7 @@ def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
     names: list[str] = []
     for stmt in t.host.body:
         if isinstance(stmt, ast.Return):
-            names = t.host_eval.return_names(stmt)
+            names = [_returned_name(t, element) for element in _returned(stmt)]
     rets: list[dict[str, Any]] = []
     for name in names:
         ref = t.names.tensors.get(name)
@@ -157,6 +157,38 @@ def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
             )
         rets.append({"type": {"tensor": {"shape": ["?"] * ref.rank, "elem": elem_of(t, name)}}})
     return rets, names
+
+
+def _returned(stmt: ast.Return) -> list[ast.expr]:
+    value = stmt.value
+    if value is None or (isinstance(value, ast.Constant) and value.value is None):
+        return []
+    return list(value.elts) if isinstance(value, (ast.Tuple, ast.List)) else [value]
+
+
+def _returned_name(t: KernelTranslator, element: ast.expr) -> str:
+    """The name a returned value has: a view of a result (``out.view(x.size())``) is
+    computed on the host after the launch, under a name of its own."""
+    if isinstance(element, ast.Name):
+        return element.id
+    value = t.host_eval.value(element)
+    view = value.view
+    if view is None or view.source not in t.names.tensors:
+        return ast.unparse(element)
+    name = t.fresh(f"{view.source}_{view.aten}")
+    op: dict[str, Any] = {
+        "op": f"torch.{view.aten}",
+        "overload": view.overload,
+        "result": name,
+        "args": [view.source],
+        "attrs": dict(view.attrs),
+    }
+    if t.options.locations:
+        op["loc"] = t.source_loc(view.line, view.col)
+    t.state.body.append(op)
+    t.names.alloc_dtypes[name] = elem_of(t, view.source)
+    t.names.tensors[name] = TensorRef(name, len(view.shape))
+    return name
 
 
 def elem_of(t: KernelTranslator, name: str) -> str:
@@ -171,6 +203,8 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     if name in t.names.tensors:
         return t.names.tensors[name]
     fake = node.meta["val"]
+    if name in t.host_eval.views:
+        return host_view(t, name, fake, node, values)
     factory = t.host_eval.factories.get(name)
     location = t.where(node)
     if factory is None:
@@ -198,11 +232,55 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     return ref
 
 
+def host_view(
+    t: KernelTranslator, name: str, fake: Any, node: Node | None, values: dict[Node, Value]
+) -> TensorRef:
+    """A host tensor that a view or reshape computes from another, before the launch."""
+    view = t.host_eval.views[name]
+    source = t.names.tensors.get(view.source)
+    if source is None and view.source in t.host_eval.views:
+        source = host_view(t, view.source, None, node, values)
+    if source is None:
+        raise t.unsupported(
+            f"host tensor '{name}' is a view of '{view.source}', which the format does not know",
+            node,
+            op="host tensor",
+        )
+    op: dict[str, Any] = {
+        "op": f"torch.{view.aten}",
+        "overload": view.overload,
+        "result": name,
+        "args": [view.source],
+        "attrs": dict(view.attrs),
+    }
+    t.state.used_names.add(name)
+    t.names.alloc_dtypes[name] = elem_of(t, view.source)
+    insert_host_op(t, op, view.line, view.col)
+    ref = TensorRef(name, len(view.shape))
+    t.names.tensors[name] = ref
+    return ref
+
+
 def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) -> None:
     """Allocations run on the host, before every launch: put them ahead of the first."""
+    for part in op["shape"]:
+        for piece in ex.walk(ex.parse_expr(part)):
+            # An allocation shaped like a view (empty_like(q_view)) comes after it.
+            if (
+                isinstance(piece, ex.Dim)
+                and piece.tensor in t.host_eval.views
+                and piece.tensor not in t.names.tensors
+            ):
+                host_view(t, piece.tensor, None, None, {})
+    insert_host_op(t, op, factory.line, factory.col)
+
+
+def insert_host_op(t: KernelTranslator, op: dict[str, Any], line: int, col: int) -> None:
+    """Host ops (allocations, views) run before every launch, in the order they are met."""
     if t.options.locations:
-        op["loc"] = t.source_loc(factory.line, factory.col)
+        op["loc"] = t.source_loc(line, col)
     position = 0
-    while position < len(t.state.body) and t.state.body[position]["op"] == "hl.alloc":
+    while position < len(t.state.body) and id(t.state.body[position]) in t.state.host_ops:
         position += 1
     t.state.body.insert(position, op)
+    t.state.host_ops.add(id(op))

@@ -199,9 +199,9 @@ def evaluate_int(t: KernelTranslator, node: ex.Node) -> int | None:
                 hint = t.env.size_hint(ref.shape[part.axis])
                 if isinstance(hint, int):
                     return hint
-            factory = t.host_eval.factories.get(part.tensor)
-            if factory is not None and factory.shape is not None:
-                inner = factory.shape[part.axis]
+            extents = t.host_eval.extents(part.tensor) if ref is None else None
+            if extents is not None and part.axis < len(extents):
+                inner = extents[part.axis]
                 result = evaluate_int(t, inner) if inner is not None else None
                 if result is not None:
                     return result

@@ -57,6 +57,8 @@ class FuncState:
 
     body: list[dict[str, Any]] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)
+    # The ops (by id) that run on the host before the launch: allocations and views.
+    host_ops: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
