@@ -61,8 +61,25 @@ class DeviceTypeBox(FormatModel):
     device: None
 
 
+class NoneTypeBox(FormatModel):
+    """An optional argument given as ``None``: the kernel was specialised on its absence."""
+
+    none: None
+
+
+class ConstantTypeBox(FormatModel):
+    """A string, or a callable, the kernel was specialised on.
+
+    ``constant`` is the string itself, or for a callable (an epilogue passed to the
+    kernel) its qualified name: its ops were traced into the body.
+    """
+
+    constant: str
+    kind: Literal["str", "callable"]
+
+
 # Arguments the kernel was specialised on: they carry no value into the body.
-ConstantType = DtypeTypeBox | DeviceTypeBox
+ConstantType = DtypeTypeBox | DeviceTypeBox | NoneTypeBox | ConstantTypeBox
 
 
 class Arg(FormatModel):

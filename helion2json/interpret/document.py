@@ -8,7 +8,13 @@ from typing import Any
 import torch
 
 from helion2json.core.dtypes import dtype_label
-from helion2json.core.format_types import DeviceTypeBox, DtypeTypeBox, TensorTypeBox
+from helion2json.core.format_types import (
+    ConstantTypeBox,
+    DeviceTypeBox,
+    DtypeTypeBox,
+    NoneTypeBox,
+    TensorTypeBox,
+)
 from helion2json.core.schema import Func, validate_spec
 from helion2json.interpret.machine import Interpreter
 from helion2json.interpret.values import InterpretError, dtype_of
@@ -77,6 +83,19 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
                 raise InterpretError(
                     f"argument {arg.id!r} must be a device, got {value!r}"
                 ) from None
+        elif isinstance(arg.type, NoneTypeBox):
+            if value is not None:
+                raise InterpretError(
+                    f"argument {arg.id!r} must be None (the document is specialised on it), "
+                    f"got {type(value).__name__}"
+                )
+        elif isinstance(arg.type, ConstantTypeBox):
+            # The body holds what the string or callable selected; the value is not read.
+            if arg.type.kind == "str" and value != arg.type.constant:
+                raise InterpretError(
+                    f"argument {arg.id!r} must be {arg.type.constant!r} (the document is "
+                    f"specialised on it), got {value!r}"
+                )
         else:
             kind = arg.type.scalar
             accepted: tuple[type, ...] = {"i1": (bool,), "i64": (int,), "f64": (int, float)}[kind]

@@ -819,3 +819,28 @@ def test_views_of_results_run_after_the_launch(docs: Documents) -> None:
 def test_host_view_ops(docs: Documents, name: str, op: str, attrs: dict[str, Any]) -> None:
     first = docs[name]["body"][0]
     assert (first["op"], first["attrs"]) == (op, attrs)
+
+
+# ------------------------------------------------------------------ specialised arguments
+
+
+@pytest.mark.parametrize(
+    ("name", "declared"),
+    [
+        ("add_optional_bias_none", {"none": None}),
+        ("named_activation", {"constant": "relu", "kind": "str"}),
+        (
+            "doubled_then",
+            {"constant": "helion2json.tests.kernels.arguments.halve_and_shift", "kind": "callable"},
+        ),
+    ],
+)
+def test_specialised_arguments_are_recorded(
+    docs: Documents, name: str, declared: dict[str, Any]
+) -> None:
+    assert docs[name]["args"][1]["type"] == declared
+
+
+def test_a_callable_argument_is_traced_into_the_body(docs: Documents) -> None:
+    names = [op["op"] for op in docs["doubled_then"]["body"]]
+    assert names.count("torch.mul") == 2 and "torch.sub" in names

@@ -102,10 +102,17 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
             args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
         elif isinstance(value, torch.device):
             args.append({"id": name, "type": {"device": None}})
+        elif value is None:
+            args.append({"id": name, "type": {"none": None}})
+        elif isinstance(value, str):
+            args.append({"id": name, "type": {"constant": value, "kind": "str"}})
+        elif callable(value):
+            qualified = f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', '?')}"
+            args.append({"id": name, "type": {"constant": qualified, "kind": "callable"}})
         else:
             raise ArgumentError(
                 f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
-                "scalar (int, float, bool), dtype and device arguments",
+                "scalar (int, float, bool), dtype, device, None, str and callable arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from helion2json.tests.kernels import (
+    arguments,
     broadcast,
     carried,
     elementwise,
@@ -342,6 +343,34 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(2, 3, 8), torch.randn(8)),
         reference=lambda q, w: (q * w, (q * q).sum(-1)),
         tags=("host-code", "views", "several-outputs"),
+    ),
+    Family(
+        "add_optional_bias_none",
+        arguments.add_optional_bias,
+        lambda: (torch.randn(4, 8), None),
+        reference=lambda x, bias: x.clone(),
+        tags=("arguments",),
+    ),
+    Family(
+        "add_optional_bias_given",
+        arguments.add_optional_bias,
+        lambda: (torch.randn(4, 8), torch.randn(8)),
+        reference=lambda x, bias: x + bias,
+        tags=("arguments",),
+    ),
+    Family(
+        "named_activation",
+        arguments.named_activation,
+        lambda: (torch.randn(10), "relu"),
+        reference=lambda x, activation: torch.relu(x),
+        tags=("arguments",),
+    ),
+    Family(
+        "doubled_then",
+        arguments.doubled_then,
+        lambda: (torch.randn(10), arguments.halve_and_shift),
+        reference=lambda x, epilogue: x * 2.0 * 0.5 - 1.0,
+        tags=("arguments",),
     ),
     Family(
         "branch_on_flag",
