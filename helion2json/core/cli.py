@@ -11,12 +11,18 @@ never a traceback (``--traceback`` shows it for bug reports).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
-from helion2json.core.entry import add_entry_arguments, load_entry_and_arguments
+from helion2json.core.entry import (
+    add_entry_arguments,
+    load_entry_and_arguments,
+    non_negative_int,
+)
 from helion2json.core.errors import ExportError
 
 PROG = "helion2json"
@@ -41,7 +47,10 @@ def _export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--module-name", default="helion_module", help="the JSON module's name")
     parser.add_argument("--out", help="write here (atomically) instead of standard output")
     parser.add_argument(
-        "--indent", type=int, default=2, help="spaces per indent level; 0 writes one compact line"
+        "--indent",
+        type=non_negative_int,
+        default=2,
+        help="spaces per indent level; 0 writes one compact line",
     )
     parser.add_argument(
         "--config",
@@ -62,15 +71,18 @@ def _export(argv: Sequence[str]) -> int:
     try:
         from helion2json.core.export import export_kernel, to_json_text, write_atomically
 
-        entry = load_entry_and_arguments(options.entry, options.arg)
-        payload = export_kernel(
-            entry.kernel,
-            entry.example.args,
-            example_kwargs=entry.example.kwargs,
-            module_name=options.module_name,
-            locations=not options.no_locations,
-            config_file=options.config,
-        )
+        # What the kernel's module prints goes to stderr: stdout holds the JSON alone,
+        # so `python -m helion2json ... > out.json` always parses.
+        with user_output_to_stderr():
+            entry = load_entry_and_arguments(options.entry, options.arg)
+            payload = export_kernel(
+                entry.kernel,
+                entry.example.args,
+                example_kwargs=entry.example.kwargs,
+                module_name=options.module_name,
+                locations=not options.no_locations,
+                config_file=options.config,
+            )
         text = to_json_text(payload, options.indent)
         if options.out:
             write_atomically(options.out, text)
@@ -91,6 +103,25 @@ def _export(argv: Sequence[str]) -> int:
             traceback.print_exc()
         _fail(f"{type(exc).__name__}: {exc}")
     return 0
+
+
+@contextlib.contextmanager
+def user_output_to_stderr() -> Iterator[None]:
+    """While it lasts, stdout (the Python object and file descriptor 1) is stderr.
+
+    C extensions and ``os.write(1, ...)`` write to the descriptor, so both move.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    previous, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stdout = previous
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _schema(argv: Sequence[str]) -> int:

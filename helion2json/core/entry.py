@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 def add_entry_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--entry`` and ``--arg`` to a command's parser."""
     parser.add_argument(
-        "--entry", required=True, help="the kernel, as module:function or file.py:function"
+        "--entry",
+        required=True,
+        type=_entry_spelling,
+        help="the kernel, as module:function or file.py:function",
     )
     parser.add_argument(
         "--arg",
@@ -35,6 +38,25 @@ def add_entry_arguments(parser: argparse.ArgumentParser) -> None:
         help="one example argument (repeat in order; NAME=EXPR passes it by keyword). "
         "torch, helion, hl, DEVICE and the module's globals are in scope",
     )
+
+
+def _entry_spelling(entry: str) -> str:
+    """``--entry`` must name a module (or file) and a function: a usage error otherwise."""
+    module_part, sep, attribute = entry.rpartition(":")
+    if not sep or not module_part or not attribute:
+        raise argparse.ArgumentTypeError(f"{entry!r} must look like module:function")
+    return entry
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type for counts such as ``--indent``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,8 +85,11 @@ def load_entry(entry: str) -> tuple[ModuleType, Any]:
         raise ArgumentError(f"--entry {entry!r} must look like module:function")
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
         path = Path(module_part)
-        if not path.is_file():
+        if not path.exists():
             raise ArgumentError(f"--entry: no such file: {module_part}")
+        if not path.is_file():
+            # A FIFO or a device would block or never end: only regular files are read.
+            raise ArgumentError(f"--entry: {module_part} is not a regular file")
         module = _import_file(path)
     else:
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
