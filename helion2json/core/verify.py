@@ -524,8 +524,13 @@ def reference_runs(
     reference: Callable[..., Any] | None = None,
     config: Any = None,
     document: Mapping[str, Any] | None = None,
+    only: Sequence[str] | None = None,
 ) -> tuple[ReferenceRun | None, list[SkippedReference]]:
-    """The first reference that runs, in order of preference, and why the ones before it did not."""
+    """The first reference that runs, in order of preference, and why the ones before it did not.
+
+    ``only`` names the references to try (``COMPILED_REFERENCE``, ...,
+    ``"user reference"``); all of them by default.
+    """
     kwargs = dict(example_kwargs or {})
     attempts: list[tuple[str, Callable[[], ReferenceRun]]] = [
         (
@@ -544,6 +549,8 @@ def reference_runs(
     ]
     skipped: list[SkippedReference] = []
     for name, attempt in attempts:
+        if only is not None and name not in only:
+            continue
         if name == "user reference" and reference is not None:
             name = f"user reference {reference_label(reference)}"
         try:
