@@ -9,6 +9,12 @@ from typing import Any
 
 import pytest
 
+from helion2json.core.triton_cpu import enable_interpreter_if_no_gpu
+
+# Before any test module imports helion (and with it triton): on machines without a
+# GPU, verify's compiled-kernel reference runs in Triton's interpreter.
+enable_interpreter_if_no_gpu()
+
 SCHEMA_FILE = Path(__file__).parent / "helion2json" / "schema" / "helion2json.schema.json"
 
 

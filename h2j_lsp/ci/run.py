@@ -14,9 +14,14 @@ from pathlib import Path
 from h2j_lsp.cache import ExportCache
 from h2j_lsp.ci.model import Job, Outcome, Plan, Report, Run, Severity, Summary
 from h2j_lsp.ci.plan import display_path, report_at
-from h2j_lsp.golden import compare_with_golden, read_golden
+from h2j_lsp.golden import read_golden, structural_diff
 from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
 from h2j_lsp.worker_client import HostSettings, WorkerPool
+from helion2json.core.environment import (
+    EnvironmentChange,
+    comparable,
+    default_config_made_elsewhere,
+)
 from helion2json.worker.protocol import ExportDiagnostic, ExportResult
 
 
@@ -115,11 +120,17 @@ def check_job(job: Job, result: ExportResult) -> Outcome:
     if not (result.ok and result.document is not None):
         return finish_job(job, result)
     golden_path = display_path(job.output)
-    differences = compare_with_golden(job.output, result.document)
-    if differences is None:
+    golden = read_golden(job.output)
+    if golden is None:
         message = f"{job.label}: no committed export at {golden_path} (run with --update)"
         report = report_at(job.kernel.name_span, job.display, "error", "golden-missing", message)
         return Outcome(job, False, result.cached, result.host, (report,))
+    elsewhere = default_config_made_elsewhere(golden, result.document)
+    if elsewhere:
+        message = f"{job.label}: {_made_elsewhere(golden_path, elsewhere[0])}"
+        report = report_at(job.kernel.name_span, job.display, "error", "golden-device", message)
+        return Outcome(job, False, result.cached, result.host, (report,))
+    differences = structural_diff(*comparable(golden, result.document))
     if not differences:
         return Outcome(job, True, result.cached, result.host, ())
     # One line per report in every format; the differences read as a "; " list.
@@ -127,6 +138,15 @@ def check_job(job: Job, result: ExportResult) -> Outcome:
     message = f"{job.label}: the export differs from {golden_path}: {changes}"
     report = report_at(job.kernel.name_span, job.display, "error", "golden-diff", message)
     return Outcome(job, False, result.cached, result.host, (report,))
+
+
+def _made_elsewhere(golden_path: str, change: EnvironmentChange) -> str:
+    return (
+        f"{golden_path} was exported for {change.golden}, this export is for {change.fresh}, "
+        "with Helion's default config, which differs between them: fix the config "
+        "('# h2j: config(...)' or a config file) to export the same everywhere, or check "
+        f"on a {change.golden} machine"
+    )
 
 
 def _failure_report(job: Job, diagnostic: ExportDiagnostic) -> Report:

@@ -24,6 +24,7 @@ from helion2json.core.entry import (
     non_negative_int,
 )
 from helion2json.core.errors import ExportError
+from helion2json.core.triton_cpu import enable_interpreter_if_no_gpu
 
 PROG = "helion2json"
 
@@ -136,6 +137,9 @@ def _schema(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything imports helion (and with it triton): verify's CPU reference
+    # runs the generated code in Triton's interpreter.
+    enable_interpreter_if_no_gpu()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "schema":
         return _schema(arguments[1:])

@@ -113,12 +113,15 @@ def export_bound(
     from helion2json.core.capture.translator import KernelTranslator
     from helion2json.core.capture.values import ExportOptions
     from helion2json.core.configs import choose_config
+    from helion2json.core.environment import export_environment
 
     fn = bound.kernel.fn
     choice = config or choose_config(bound)
     options = ExportOptions(module_name, locations, config=choice.config)
     func = KernelTranslator(bound, fn.__name__, options).translate()
-    func["config"] = choice.as_json()
+    chosen = choice.as_json()
+    # Where it was made: Helion's default config depends on it.
+    func["config"] = {"source": chosen["source"], **export_environment(bound), **chosen}
     payload = {"version": FORMAT_VERSION, "module": {"name": module_name, "funcs": [func]}}
     try:
         validate_spec(payload)

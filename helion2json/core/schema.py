@@ -76,10 +76,21 @@ FORMAT_VERSION = 1
 
 
 class ConfigInfo(FormatModel):
-    """The Helion config the kernel was exported with, and where it came from."""
+    """The Helion config the kernel was exported with, where it came from, and where it was made.
+
+    ``device`` and ``triton`` describe the machine: Helion's default config
+    depends on the example tensors' device type, and where triton is
+    importable its configs hold Triton's loop keys (``range_*``).
+    """
 
     source: str
     values: dict[str, Any]
+    device: str | None = Field(
+        default=None, description="the example tensors' device type: 'cpu', 'cuda', ..."
+    )
+    triton: bool | None = Field(
+        default=None, description="whether triton was importable where the config was made"
+    )
 
 
 class Func(FormatModel):

@@ -6,9 +6,12 @@ first reference that can run, in this order:
 
 1. the compiled kernel on a CUDA device, bound with a fixed config (never
    autotuned);
-2. Helion's eager reference mode (``ref_mode=helion.RefMode.EAGER``), which
-   runs the kernel's Python body with PyTorch (on CPU it fails for some ops);
-3. a user reference: a callable computing the same outputs (``reference=``,
+2. without a CUDA device, the same compiled kernel on CPU, its generated
+   Triton code run by Triton's interpreter (``helion2json.core.triton_cpu``);
+3. Helion's eager reference mode (``ref_mode=helion.RefMode.EAGER``), which
+   runs the kernel's Python body with PyTorch (on CPU it fails for some ops):
+   not the generated code, so it can share a mistake with the document;
+4. a user reference: a callable computing the same outputs (``reference=``,
    ``--ref``, or a ``# h2j: ref(...)`` directive evaluated with
    :func:`evaluate_reference`).
 
@@ -20,6 +23,7 @@ document and see the check fail.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -29,6 +33,7 @@ from typing import Any, Literal
 
 import torch
 
+from helion2json.core import triton_cpu
 from helion2json.core.dtypes import dtype_label
 from helion2json.core.errors import ArgumentError, ExportError, one_line
 from helion2json.interpret import InterpretError, run_document
@@ -36,12 +41,14 @@ from helion2json.interpret import InterpretError, run_document
 __all__ = [
     "COMPILED_REFERENCE",
     "EAGER_REFERENCE",
+    "INTERPRETED_REFERENCE",
     "OutputCheck",
     "Reference",
     "ReferenceRun",
     "SkippedReference",
     "VerifyResult",
     "compare_tensors",
+    "document_reference",
     "evaluate_reference",
     "reference_label",
     "reference_runs",
@@ -51,6 +58,7 @@ __all__ = [
 ]
 
 COMPILED_REFERENCE = "compiled kernel (cuda)"
+INTERPRETED_REFERENCE = "compiled kernel (Triton interpreter, CPU)"
 EAGER_REFERENCE = "helion eager reference mode"
 
 Status = Literal["pass", "mismatch", "no-reference", "error"]
@@ -275,6 +283,23 @@ def _interpret(
     return outputs, finals
 
 
+def document_reference(
+    document: Mapping[str, Any],
+    example_args: Sequence[Any],
+    example_kwargs: Mapping[str, Any] | None = None,
+    *,
+    func: str | None = None,
+) -> ReferenceRun:
+    """A document's own results as a reference: what another document must reproduce.
+
+    Verifying a changed document against it tells whether the change alters
+    what the document computes.
+    """
+    outputs, finals = _interpret(document, example_args, dict(example_kwargs or {}), func)
+    arguments = [finals.get(name) for name in _argument_names(document, func)]
+    return ReferenceRun("the document", outputs, arguments)
+
+
 def verify_document(
     document: Mapping[str, Any],
     example_args: Sequence[Any],
@@ -410,27 +435,47 @@ def _run_compiled(
     kwargs: Mapping[str, Any],
     config: Any,
     document: Mapping[str, Any] | None,
+    device: Literal["cuda", "cpu"],
 ) -> ReferenceRun:
-    if not torch.cuda.is_available():
-        raise _Skip("CUDA is not available")
+    """The kernel compiled with a fixed config and run on ``device``'s copies of the inputs.
+
+    On ``cpu`` Triton's interpreter runs the generated code.
+    """
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise _Skip("CUDA is not available")
+    else:
+        if torch.cuda.is_available():
+            raise _Skip("a CUDA device is available: the compiled kernel runs there")
+        unavailable = triton_cpu.interpreter_unavailable_reason()
+        if unavailable is not None:
+            raise _Skip(unavailable)
+        triton_cpu.install_libdevice_fallbacks()
     import helion
 
     home = next((a.device for a in [*args, *kwargs.values()] if isinstance(a, torch.Tensor)), None)
     # IEEE products: the document's float32 math is not rounded to TF32, Triton's default.
     compiled = _kernel_copy(kernel, ref_mode=helion.RefMode.OFF, dot_precision="ieee")
-    cuda_args = [_to_device(_clone(a), "cuda") for a in args]
-    cuda_kwargs = {k: _to_device(_clone(v), "cuda") for k, v in kwargs.items()}
-    normalized = _normalized(compiled, cuda_args, cuda_kwargs)
+    moved_args = [_to_device(_clone(a), device) for a in args]
+    moved_kwargs = {k: _to_device(_clone(v), device) for k, v in kwargs.items()}
+    normalized = _normalized(compiled, moved_args, moved_kwargs)
     bound = compiled.bind(normalized)
     # A fixed config: calling an unconfigured kernel would autotune.
-    bound.set_config(_fixed_config(kernel, bound, config, document))
-    outputs = _outputs(bound(*normalized), "the compiled kernel")
-    torch.cuda.synchronize()
-    device = home or torch.device("cpu")
+    fixed = _fixed_config(kernel, bound, config, document)
+    if device == "cpu":
+        limitation = triton_cpu.interpreter_limitation(bound.to_triton_code(fixed), normalized)
+        if limitation is not None:
+            raise _Skip(limitation)
+    bound.set_config(fixed)
+    with triton_cpu.quiet_float_errors() if device == "cpu" else contextlib.nullcontext():
+        outputs = _outputs(bound(*normalized), "the compiled kernel")
+    if device == "cuda":
+        torch.cuda.synchronize()
+    back = home or torch.device("cpu")
     return ReferenceRun(
-        COMPILED_REFERENCE,
-        [o.to(device) for o in outputs],
-        [_to_device(a, device) for a in normalized],
+        COMPILED_REFERENCE if device == "cuda" else INTERPRETED_REFERENCE,
+        [o.to(back) for o in outputs],
+        [_to_device(a, back) for a in normalized],
     )
 
 
@@ -479,13 +524,22 @@ def reference_runs(
     reference: Callable[..., Any] | None = None,
     config: Any = None,
     document: Mapping[str, Any] | None = None,
+    only: Sequence[str] | None = None,
 ) -> tuple[ReferenceRun | None, list[SkippedReference]]:
-    """The first reference that runs, in order of preference, and why the ones before it did not."""
+    """The first reference that runs, in order of preference, and why the ones before it did not.
+
+    ``only`` names the references to try (``COMPILED_REFERENCE``, ...,
+    ``"user reference"``); all of them by default.
+    """
     kwargs = dict(example_kwargs or {})
     attempts: list[tuple[str, Callable[[], ReferenceRun]]] = [
         (
             COMPILED_REFERENCE,
-            lambda: _run_compiled(kernel, example_args, kwargs, config, document),
+            lambda: _run_compiled(kernel, example_args, kwargs, config, document, "cuda"),
+        ),
+        (
+            INTERPRETED_REFERENCE,
+            lambda: _run_compiled(kernel, example_args, kwargs, config, document, "cpu"),
         ),
         (EAGER_REFERENCE, lambda: _run_eager(kernel, example_args, kwargs)),
         (
@@ -495,6 +549,8 @@ def reference_runs(
     ]
     skipped: list[SkippedReference] = []
     for name, attempt in attempts:
+        if only is not None and name not in only:
+            continue
         if name == "user reference" and reference is not None:
             name = f"user reference {reference_label(reference)}"
         try:
@@ -519,7 +575,7 @@ def verify_kernel(
     """Export ``kernel`` on the example inputs, interpret the JSON, compare with a reference.
 
     ``config`` (a ``helion.Config`` or its keyword dict) fixes the config of the
-    compiled-kernel reference; without it the document's recorded config, the
+    compiled-kernel references (CUDA and Triton's interpreter); without it the document's recorded config, the
     kernel's only config, or Helion's default config is used. Export failures
     raise ``ExportError``; everything else is in the returned result.
     """

@@ -43,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Export a Helion kernel, execute the JSON with the reference interpreter and "
-        "compare its outputs with the compiled kernel (CUDA), Helion's eager reference mode, "
-        "or a user reference, the first of these that runs.",
+        "compare its outputs with the compiled kernel (CUDA, else Triton's interpreter on CPU), "
+        "Helion's eager reference mode, or a user reference, the first of these that runs.",
     )
     add_entry_arguments(parser)
     parser.add_argument(

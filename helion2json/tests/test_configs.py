@@ -73,6 +73,8 @@ def test_config_file(tmp_path: Path) -> None:
     document = export_kernel(matmul, ARGS, config_file=path)
     assert config_of(document) == {
         "source": f"file ({path})",
+        "device": "cpu",
+        "triton": config_of(document)["triton"],
         "values": config_of(document)["values"],
     }
     assert config_of(document)["values"]["num_warps"] == 8

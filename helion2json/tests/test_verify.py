@@ -18,9 +18,11 @@ import torch
 
 from helion2json import ArgumentError, export_kernel
 from helion2json.core.example_args import evaluation_namespace
+from helion2json.core.triton_cpu import interpreter_unavailable_reason
 from helion2json.core.verify import (
     COMPILED_REFERENCE,
     EAGER_REFERENCE,
+    INTERPRETED_REFERENCE,
     ReferenceRun,
     VerifyResult,
     compare_tensors,
@@ -45,12 +47,17 @@ def describe(result: VerifyResult) -> str:
 # ------------------------------------------------------------------ every family
 
 
-# Families whose compiled kernel (helion 1.5, CUDA) disagrees with Helion's own eager reference
-# mode and with PyTorch, so the document is right and the compiled reference is not.
+# Families whose compiled kernel (helion 1.5, on CUDA and in Triton's interpreter) disagrees with
+# Helion's own eager reference mode and with PyTorch, so the document is right and the compiled
+# reference is not.
 KNOWN_COMPILED_BUGS = {
     "reverse_cumprod_rows": "the compiled reverse scan folds the padding of a row whose "
     "length (10) is not a power of two, giving zeros",
 }
+
+
+# The references that run the compiled kernel itself.
+KERNEL_REFERENCES = (COMPILED_REFERENCE, INTERPRETED_REFERENCE)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
@@ -58,7 +65,7 @@ def test_family_json_reproduces_the_kernel(family: Family) -> None:
     torch.manual_seed(0)
     result = verify_kernel(family.kernel, family.make_args(), reference=family.reference)
     bug = KNOWN_COMPILED_BUGS.get(family.name)
-    if bug and result.reference_name == COMPILED_REFERENCE and result.status == "mismatch":
+    if bug and result.reference_name in KERNEL_REFERENCES and result.status == "mismatch":
         pytest.xfail(f"compiled-kernel bug: {bug}")
     assert result.ok, describe(result)
     assert result.outputs and all(check.ok for check in result.outputs)
@@ -182,30 +189,42 @@ def add_one_in_place(x: torch.Tensor) -> None:
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallbacks")
 
 
+@pytest.fixture
+def no_interpreter(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Turn the Triton-interpreter reference off (here and in subprocesses); returns its
+    skip reason, so a test can check the references after it."""
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    reason = interpreter_unavailable_reason()
+    assert reason is not None
+    return reason
+
+
 @no_cuda
-def test_eager_reference_mode_is_preferred_to_a_user_reference() -> None:
+def test_eager_reference_mode_is_preferred_to_a_user_reference(no_interpreter: str) -> None:
     x = torch.randn(6, 33)
     # A wrong user reference is never consulted when the eager reference mode runs.
     result = verify_kernel(softmax, (x,), reference=lambda x: x)
     assert result.ok, describe(result)
     assert result.reference_name == EAGER_REFERENCE
     assert [(s.name, s.reason) for s in result.skipped_references] == [
-        (COMPILED_REFERENCE, "CUDA is not available")
+        (COMPILED_REFERENCE, "CUDA is not available"),
+        (INTERPRETED_REFERENCE, no_interpreter),
     ]
 
 
 @no_cuda
-def test_without_a_runnable_reference_verification_does_not_pass() -> None:
+def test_without_a_runnable_reference_verification_does_not_pass(no_interpreter: str) -> None:
     result = verify_kernel(matmul, (torch.randn(4, 8), torch.randn(8, 4)))
     assert result.status == "no-reference"
     assert not result.ok
     assert result.reference_name is None
     names = [s.name for s in result.skipped_references]
-    assert names == [COMPILED_REFERENCE, EAGER_REFERENCE, "user reference"]
+    assert names == [COMPILED_REFERENCE, INTERPRETED_REFERENCE, EAGER_REFERENCE, "user reference"]
     assert result.error is not None and "no reference could run" in result.error
 
 
 @no_cuda
+@pytest.mark.usefixtures("no_interpreter")
 def test_a_failing_user_reference_is_reported() -> None:
     def broken(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("reference exploded")
@@ -218,6 +237,7 @@ def test_a_failing_user_reference_is_reported() -> None:
 
 
 @no_cuda
+@pytest.mark.usefixtures("no_interpreter")
 def test_user_reference_is_named_after_its_source() -> None:
     ref = evaluate_reference("torch.matmul", evaluation_namespace())
     result = verify_kernel(matmul, (torch.randn(4, 8), torch.randn(8, 4)), reference=ref)
@@ -232,7 +252,7 @@ def test_inputs_are_cloned_and_written_arguments_are_compared() -> None:
     original = x.clone()
     result = verify_kernel(add_one_in_place, (x,), reference=lambda x: None)
     assert torch.equal(x, original), "verification must not modify the caller's tensors"
-    if result.reference_name == EAGER_REFERENCE or result.reference_name == COMPILED_REFERENCE:
+    if result.reference_name in (EAGER_REFERENCE, *KERNEL_REFERENCES):
         assert result.ok, describe(result)
         assert [c.label for c in result.outputs] == ["argument x"]
     else:  # a user reference returning nothing leaves nothing to compare
@@ -330,12 +350,18 @@ def test_cli_pass() -> None:
     run = cli(*MATMUL_ARGS, "--ref", "torch.matmul")
     assert run.returncode == 0, run.stderr
     assert OUTPUT_LINE.search(run.stdout), run.stdout
-    used = COMPILED_REFERENCE if torch.cuda.is_available() else "user reference torch.matmul"
+    if torch.cuda.is_available():
+        used = COMPILED_REFERENCE
+    elif interpreter_unavailable_reason() is None:
+        used = INTERPRETED_REFERENCE
+    else:
+        used = "user reference torch.matmul"
     assert f"reference: {used}\n" in run.stdout
     assert run.stderr == ""
 
 
 @no_cuda
+@pytest.mark.usefixtures("no_interpreter")
 def test_cli_mismatch() -> None:
     run = cli(*MATMUL_ARGS, "--ref", "lambda x, y: x @ y + 1")
     assert run.returncode == 1
@@ -345,6 +371,7 @@ def test_cli_mismatch() -> None:
 
 
 @no_cuda
+@pytest.mark.usefixtures("no_interpreter")
 def test_cli_no_reference() -> None:
     run = cli(*MATMUL_ARGS)
     assert run.returncode == 1
