@@ -104,8 +104,13 @@ class ExportCache:
         stamp = self._stamps.get(path)
         if stamp is not None and stamp[:2] == (stat.st_mtime_ns, stat.st_size):
             return stamp[2]
+        # Imported on first use: helion2json pulls in pydantic, which the server needs late.
+        from helion2json.sources import read_regular_file
+
         try:
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            # A dependency replaced by a FIFO or a link to a device is read no more than a
+            # source is: it is simply no longer the file the result was computed from.
+            digest = hashlib.sha256(read_regular_file(path)).hexdigest()
         except OSError:
             return None
         self._stamps[path] = (stat.st_mtime_ns, stat.st_size, digest)

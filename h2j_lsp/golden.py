@@ -10,6 +10,7 @@ only moves lines is no difference.
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -33,18 +34,42 @@ class Difference:
         return f"{self.path}{where}: {self.message}"
 
 
+class CorruptGolden(ValueError):
+    """A committed export that is there but cannot be read or is not JSON (a rewrite, the
+    command line's ``--update`` or the editor's update action, repairs it)."""
+
+
 def read_golden(path: Path) -> Any:
-    """The committed document at ``path``; ``None`` when there is none or it does not parse."""
+    """The committed document at ``path``; ``None`` when there is none.
+
+    Raises :class:`CorruptGolden` with the reason for a file that is there but unreadable:
+    not JSON, not a regular file, too large.
+    """
+    # Imported on first use: helion2json pulls in pydantic, which the server needs late.
+    from helion2json.sources import UnreadableSource, read_regular_file
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        data = read_regular_file(path)
+    except UnreadableSource as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise CorruptGolden(exc.reason) from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise CorruptGolden(f"not JSON: {exc}") from None
 
 
 def compare_with_golden(path: Path, document: Any) -> list[Difference] | None:
-    """How a fresh export differs from the committed one; ``None`` when there is none."""
+    """How a fresh export differs from the committed one; ``None`` when there is none.
+
+    Raises :class:`CorruptGolden` when the committed one cannot be read.
+    """
+    from helion2json.core.environment import comparable
+
     golden = read_golden(path)
-    return None if golden is None else structural_diff(golden, document)
+    # Where the two were made (device, triton) matters only for a default config.
+    return None if golden is None else structural_diff(*comparable(golden, document))
 
 
 @dataclass(frozen=True)
@@ -54,13 +79,15 @@ class StaleGolden:
     example: int
     golden: str  # the file, relative to the workspace folder
     differences: tuple[Difference, ...]
+    # Why the committed file cannot be compared at all (then there are no differences).
+    corrupt: str | None = None
 
 
 def stale_goldens(
     out_dir: Path, folder: str, module: str, kernel: str, documents: Sequence[Any]
 ) -> tuple[StaleGolden, ...]:
     """The examples (``documents``: each one's fresh export, ``None`` where it failed) whose
-    committed file in ``out_dir`` differs; no file (or an unreadable one) is nothing stale."""
+    committed file in ``out_dir`` differs or is corrupt; no file is nothing stale."""
     stale: list[StaleGolden] = []
     for index, document in enumerate(documents):
         if document is None:
@@ -69,9 +96,13 @@ def stale_goldens(
             path = output_path(out_dir, output_name(module, kernel, index, len(documents)))
         except ValueError:
             continue
-        differences = compare_with_golden(path, document)
+        relative = os.path.relpath(path, folder)
+        try:
+            differences = compare_with_golden(path, document)
+        except CorruptGolden as exc:
+            stale.append(StaleGolden(index, relative, (), corrupt=str(exc)))
+            continue
         if differences:
-            relative = os.path.relpath(path, folder)
             stale.append(StaleGolden(index, relative, tuple(differences)))
     return tuple(stale)
 

@@ -8,12 +8,13 @@ atomically.
 
 from __future__ import annotations
 
+import ast
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from h2j_lsp.discovery import KernelInfo, Span
+from h2j_lsp.discovery import Directive, KernelInfo, Span
 from helion2json.worker.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
 
 OUTPUT_SUFFIX = ".helion.json"
@@ -61,7 +62,8 @@ def place(kernel: KernelInfo, example: int, item: ExportDiagnostic) -> Placement
 
     An infrastructure failure belongs to the kernel (its name), whatever it says; a diagnostic
     with a line to that line; one without a line came from the example arguments, so it goes
-    on that example's ``args`` directive, from ``args_col`` into its text where known.
+    on that example's ``args`` directive: on the failing argument where it is known, else from
+    ``args_col`` into its text.
     """
     if item.code in INFRASTRUCTURE_CODES:
         return kernel.name_span
@@ -70,13 +72,54 @@ def place(kernel: KernelInfo, example: int, item: ExportDiagnostic) -> Placement
     if item.line is not None:
         return OnExportedLine(item.line, item.col)
     if example < len(kernel.examples):
-        directive = kernel.examples[example]
-        if item.args_col is not None:
-            text_span = directive.text_span
-            start = text_span.start_col + item.args_col
-            return Span(text_span.start_line, start, text_span.start_line, text_span.end_col)
-        return directive.span
+        return _in_arguments(kernel.examples[example], item)
     return kernel.name_span
+
+
+def _in_arguments(directive: Directive, item: ExportDiagnostic) -> Span:
+    text_span = directive.text_span
+    found = _failing_argument(directive.text, item)
+    if found is None:
+        if item.args_col is None:
+            return directive.span
+        found = item.args_col, text_span.end_col - text_span.start_col
+    start, end = found
+    line, col = text_span.start_line, text_span.start_col
+    return Span(line, col + start, line, col + end)
+
+
+def _failing_argument(text: str, item: ExportDiagnostic) -> tuple[int, int] | None:
+    """The columns in ``text`` (an argument list) of the argument the diagnostic is about:
+    the one at ``args_col``, else the one whose evaluation the message names (the exporter
+    says "example argument `EXPR` raised ...")."""
+    if "\n" in text:
+        return None
+    source = f"f({text})"
+    try:
+        call = ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    if not isinstance(call, ast.Call):
+        return None
+    encoded = source.encode("utf-8")
+
+    def column(offset: int) -> int:  # ast counts UTF-8 bytes
+        return len(encoded[:offset].decode("utf-8", errors="replace")) - len("f(")
+
+    # Each argument as written (``*xs``, ``eps=...``) with the expression evaluated for it.
+    arguments: list[tuple[ast.expr | ast.keyword, ast.expr]] = [
+        (arg, arg.value if isinstance(arg, ast.Starred) else arg) for arg in call.args
+    ]
+    arguments += [(keyword, keyword.value) for keyword in call.keywords]
+    for written, value in arguments:
+        start = column(written.col_offset)
+        end = column(written.end_col_offset or written.col_offset)
+        if item.args_col is not None:
+            if start <= item.args_col < end:
+                return start, end
+        elif f"`{ast.unparse(value)}` raised" in item.message:
+            return start, end
+    return None
 
 
 def output_name(module: str, kernel: str, index: int, count: int) -> str:

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
+import cattrs
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import JsonRPCProtocol, RPCRequest
 
 from h2j_lsp import __version__, proto
 from h2j_lsp.features import commands
@@ -33,27 +43,109 @@ from h2j_lsp.features.symbols import document_symbols
 from h2j_lsp.session import Document, EditorText, Session
 from h2j_lsp.settings import InitOptions
 
+if TYPE_CHECKING:
+    from pygls.server import ServerErrors
+
 SECTION = "h2j"
 STATUS = "h2j/status"
 EXPORTED = "h2j/exported"
 # Exports that answer within this long (a cached one, a small kernel) show no progress bar.
 PROGRESS_DELAY_S = 0.5
 
+logger = logging.getLogger(__name__)
+
+PARSE_ERROR = types.ErrorCodes.ParseError.value
+INVALID_REQUEST = types.ErrorCodes.InvalidRequest.value
+
+
+@dataclass(frozen=True)
+class UnreadableMessage:
+    """A JSON-RPC message whose JSON parsed but that pygls could not structure (invalid
+    params, a method that is not a string): answered with ``error`` where it was a request."""
+
+    data: dict[str, Any]
+    error: JsonRpcException
+
 
 class H2jProtocol(LanguageServerProtocol):
-    """pygls's protocol, applying edits with LSP's line breaks (see :func:`proto.apply_change`)."""
+    """pygls's protocol, made to answer every request and to stay quiet about what editors
+    send in their ordinary course.
+
+    pygls structures each message while the JSON is decoded; a request it cannot structure
+    (``character: -5``) raised out of its read loop, which showed the user "Error in server"
+    and left the request unanswered. Here such a message becomes an
+    :class:`UnreadableMessage` and gets the JSON-RPC error reply instead. Edits apply with
+    LSP's line breaks (see :func:`proto.apply_change`).
+    """
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        if "jsonrpc" in data and not isinstance(data.get("method", ""), str):
+            return UnreadableMessage(data, JsonRpcInvalidRequest("'method' must be a string"))
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            return UnreadableMessage(data, exc)
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, UnreadableMessage):
+            self._answer_unreadable(message)
+        elif getattr(message, "jsonrpc", None) is None:
+            # JSON that is no JSON-RPC message: an array, a number, an object without "jsonrpc".
+            data = message if isinstance(message, dict) else {}
+            self.send_error(_request_id(data), INVALID_REQUEST, "not a JSON-RPC 2.0 message")
+        elif self._shutdown and isinstance(message, RPCRequest):
+            # pygls drops them unanswered; the protocol asks for this error.
+            self.send_error(message.id, INVALID_REQUEST, "the server is shutting down")
+        else:
+            super().handle_message(message)
+
+    def send_error(self, ident: int | str | None, code: int, message: str) -> None:
+        """An error response; ``ident`` ``None`` (sent as ``null``) where no id could be read.
+
+        A plain dict: pygls's converter would leave a ``None`` id out of the message.
+        """
+        error = {"code": code, "message": message}
+        self._send_data({"jsonrpc": JsonRPCProtocol.VERSION, "id": ident, "error": error})
+
+    def _answer_unreadable(self, message: UnreadableMessage) -> None:
+        data, error = message.data, message.error
+        cause = error.__cause__
+        if isinstance(cause, cattrs.BaseValidationError):
+            detail = "; ".join(cattrs.transform_error(cause))
+        else:
+            detail = str(cause or error)
+        logger.warning("unreadable message %.200s: %s", json.dumps(data, default=str), detail)
+        text = f"{error.message}: {detail}"
+        ident = _request_id(data)
+        if "method" not in data and ident is not None:
+            # A response to one of the server's requests: whoever waits for it gets the error.
+            self._handle_response(ident, None, types.ResponseError(error.code, text))
+        elif "method" not in data or "id" in data:
+            # A request, or nothing recognisable, is answered; a notification cannot be.
+            self.send_error(ident, error.code, text)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(
         self, params: types.DidChangeTextDocumentParams
     ) -> Iterator[Any]:
-        document = self.workspace.get_text_document(params.text_document.uri)
+        uri = params.text_document.uri
+        if unquote(uri) not in self.workspace.text_documents:  # pygls's key
+            # VS Code sends a change after closing a document whose edits the user discarded.
+            # (pygls would read the file from disk, whatever it is, to apply it to.)
+            logger.info("ignoring a change to %s, which is not open", uri)
+            return
+        document = self.workspace.get_text_document(uri)
         encoding = position_encoding(self.workspace.position_encoding)
         for change in params.content_changes:
             proto.apply_change(document, change, encoding)
         document.version = params.text_document.version
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
+
+
+def _request_id(data: dict[str, Any]) -> int | str | None:
+    ident = data.get("id")
+    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None
 
 
 def position_encoding(kind: types.PositionEncodingKind | str | None) -> str:
@@ -72,6 +164,17 @@ class H2jServer(LanguageServer):
         self._session: Session | None = None
         self.pull_diagnostics = False
         self.frontend = EditorFrontend(self)
+
+    protocol: H2jProtocol
+
+    def report_server_error(self, error: Exception, source: ServerErrors) -> None:
+        # pygls's read loop reports a body that is not JSON with the source JsonRpcException;
+        # that is the client's mistake, answered, not a server error to show the user.
+        if source is JsonRpcException and isinstance(error, (ValueError, RecursionError)):
+            logger.warning("a message is not JSON: %s", error)
+            self.protocol.send_error(None, PARSE_ERROR, f"the message is not JSON: {error}")
+            return
+        super().report_server_error(error, source)
 
     @property
     def session(self) -> Session:

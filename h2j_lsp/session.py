@@ -252,17 +252,20 @@ class Session:
 
     def lookup(self, uri: str, path: str | None) -> Document | None:
         """The open document, else the file at ``path`` as saved (for commands on closed
-        files)."""
+        files); ``None`` for a URI that is not a file.
+
+        Raises :class:`~helion2json.sources.UnreadableSource` (an ``OSError``) with the reason
+        when the file cannot be read: the URI may name anything, ``/dev/zero`` included.
+        """
         document = self.documents.get(uri)
         if document is not None:
             return document
         if path is None:
             return None
-        try:
-            with open(path, encoding="utf-8", newline="") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError):
-            return None
+        # Imported on first use: helion2json pulls in pydantic, which the server needs late.
+        from helion2json.sources import read_source
+
+        text = read_source(path)
         saved = EditorText(text, 0)
         return Document(uri, path, lambda: saved, scan_source(text))
 

@@ -6,7 +6,21 @@ import copy
 import json
 from pathlib import Path
 
-from h2j_lsp.golden import structural_diff, without_locations
+import pytest
+
+from h2j_lsp.discovery import scan_source
+from h2j_lsp.features.golden_check import golden_actions, golden_problems
+from h2j_lsp.features.model import SOURCE, ClientDiagnostic
+from h2j_lsp.golden import (
+    CorruptGolden,
+    StaleGolden,
+    read_golden,
+    stale_goldens,
+    structural_diff,
+    without_locations,
+)
+from h2j_lsp.session import Document, EditorText, KernelResults
+from helion2json.worker.protocol import ExportResult
 
 CONTRACT = json.loads(
     (Path(__file__).parents[1] / "helion2json/tests/data/contract_matmul.json").read_text()
@@ -77,3 +91,45 @@ def test_kernel_signature_and_module_changes() -> None:
         "matmul: kernel removed",
         "mm: kernel added",
     ]
+
+
+def test_a_missing_golden_is_none_and_a_corrupt_one_says_why(tmp_path: Path) -> None:
+    assert read_golden(tmp_path / "missing.json") is None
+    (tmp_path / "blocker").write_text("")
+    assert read_golden(tmp_path / "blocker" / "under-a-file.json") is None
+    (tmp_path / "broken.json").write_text('{"version": 1, "module": ')
+    with pytest.raises(CorruptGolden, match="not JSON"):
+        read_golden(tmp_path / "broken.json")
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    with pytest.raises(CorruptGolden, match="not a regular file"):
+        read_golden(tmp_path / "zero.json")
+
+
+def test_a_corrupt_golden_is_stale_with_the_reason(tmp_path: Path) -> None:
+    out = tmp_path / "helion-json"
+    out.mkdir()
+    (out / "k.matmul.helion.json").write_text("not json")
+    [stale] = stale_goldens(out, str(tmp_path), "k", "matmul", [CONTRACT])
+    assert stale.golden == "helion-json/k.matmul.helion.json"
+    assert stale.differences == () and stale.corrupt is not None
+    assert stale.corrupt.startswith("not JSON")
+
+
+def test_the_editor_shows_a_corrupt_golden_with_the_update_action() -> None:
+    text = "import helion\n\n# h2j: args(1)\n@helion.kernel()\ndef add(x):\n    return x\n"
+    scan = scan_source(text)
+    document = Document("file:///k.py", "/k.py", lambda: EditorText(text, 1), scan)
+    corrupt = StaleGolden(0, "helion-json/k.add.helion.json", (), corrupt="not JSON: bad")
+    outcome = ExportResult(True, CONTRACT, (), {})
+    document.results["add"] = KernelResults(
+        scan.kernels[0].first_decorator_line, (outcome,), (corrupt,)
+    )
+    [problem] = golden_problems(document)
+    assert problem.code == "golden-corrupt" and problem.severity == "information"
+    assert problem.message == (
+        "the committed export helion-json/k.add.helion.json is corrupt (not JSON: bad)"
+    )
+    sent = ClientDiagnostic(problem.code, SOURCE, {"kernel": "add", "example": 0})
+    [action] = golden_actions(document, [sent])
+    assert action.command == "h2j.lsp.exportKernel"
+    assert action.arguments == ["file:///k.py", "add", 0]

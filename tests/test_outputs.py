@@ -9,7 +9,7 @@ import pytest
 
 from h2j_lsp.ci.model import Job
 from h2j_lsp.ci.run import finish_job
-from h2j_lsp.discovery import scan_source
+from h2j_lsp.discovery import Span, scan_source
 from h2j_lsp.features.report import problems
 from h2j_lsp.outputs import export_request
 from h2j_lsp.session import Document, EditorText, KernelResults
@@ -65,3 +65,56 @@ def test_editor_and_ci_place_a_diagnostic_on_the_same_spot(diagnostic: ExportDia
     if diagnostic.line is None and diagnostic.code != "worker-failure":
         # From the arguments: on the args directive's line, in the editor as in CI.
         assert problem.span.start_line == kernel.examples[0].span.start_line
+
+
+@pytest.mark.parametrize(
+    ("arguments", "diagnostic", "failing"),
+    [
+        (
+            "torch.randn(4), undefined_name",
+            ExportDiagnostic(
+                "example argument `undefined_name` raised NameError: name 'undefined_name' "
+                "is not defined",
+                "bad-arguments",
+            ),
+            "undefined_name",
+        ),
+        (
+            "torch.nope(4), torch.randn(4)",
+            ExportDiagnostic("the first one", "bad-arguments", args_col=3),
+            "torch.nope(4)",
+        ),
+        (
+            "torch.randn(4), *ξs, eps=torch.nope(1)",
+            ExportDiagnostic(
+                "example argument `torch.nope(1)` raised AttributeError: nope", "bad-arguments"
+            ),
+            "eps=torch.nope(1)",
+        ),
+        (
+            "torch.randn(4), *ξs, eps=1",
+            ExportDiagnostic("does not parse", "bad-arguments", args_col=17),
+            "ξs",
+        ),
+    ],
+    ids=["named-in-the-message", "at-args-col", "keyword-after-wide-characters", "starred"],
+)
+def test_an_argument_problem_covers_exactly_that_argument(
+    arguments: str, diagnostic: ExportDiagnostic, failing: str
+) -> None:
+    text = TEXT.replace("torch.randn(4), undefined_name", arguments)
+    [kernel] = scan_source(text).kernels
+    directive_line = kernel.examples[0].span.start_line
+    line = text.splitlines()[directive_line]
+    # A starred argument's star belongs to it.
+    start = line.index(f"*{failing}" if failing == "ξs" else failing)
+    end = line.index(failing) + len(failing)
+    result = ExportResult(False, None, (diagnostic,), {})
+    document = Document("file:///k.py", "/k.py", lambda: EditorText(text, 1), scan_source(text))
+    document.results[kernel.name] = KernelResults(kernel.first_decorator_line, (result,))
+    [problem] = problems(document, kernel)
+    assert problem.span == Span(directive_line, start, directive_line, end)
+
+    job = Job(Path("k.py"), "k.py", text, kernel, kernel.examples[0], 0, Path("out.json"))
+    [report] = finish_job(job, result).reports
+    assert (report.line, report.col) == (directive_line + 1, start)

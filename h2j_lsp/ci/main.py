@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import time
@@ -102,8 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def host_settings(options: argparse.Namespace) -> HostSettings:
     if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if options.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if not (math.isfinite(options.timeout) and options.timeout > 0):
+        raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout}")
     if options.host is not None and options.host.startswith("-"):
         raise UsageError(f"--host {options.host!r} is not a host name")
     if options.host is None and (options.remote_root or options.ssh_arg):

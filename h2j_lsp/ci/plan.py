@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from h2j_lsp.ci.model import Job, Plan, Report, Severity, UsageError
 from h2j_lsp.discovery import DirectiveError, KernelInfo, Span, scan_source
 from h2j_lsp.outputs import output_name, output_path
+from helion2json.sources import UnreadableSource, read_source
 
 SKIPPED_DIRECTORIES = frozenset({"__pycache__", ".venv", "venv", "node_modules"})
 
@@ -40,7 +40,7 @@ def find_sources(paths: Iterable[str], excludes: Sequence[str]) -> list[Path]:
         root = Path(raw)
         if not root.exists():
             raise UsageError(f"no such file or directory: {raw}")
-        if root.is_file():
+        if not root.is_dir():  # a file, or something special that reading will refuse
             if not _excluded(root, excludes):
                 found.setdefault(os.path.realpath(root), root)
             continue
@@ -58,12 +58,6 @@ def find_sources(paths: Iterable[str], excludes: Sequence[str]) -> list[Path]:
     return sorted(found.values(), key=display_path)
 
 
-def read_source(path: Path) -> str:
-    """The file's text, decoded as Python does (coding cookie, BOM)."""
-    with tokenize.open(path) as handle:
-        return handle.read()
-
-
 def plan_exports(sources: Sequence[Path], out_dir: Path) -> Plan:
     plan = Plan()
     owners: dict[Path, Job] = {}
@@ -71,8 +65,10 @@ def plan_exports(sources: Sequence[Path], out_dir: Path) -> Plan:
         display = display_path(source)
         try:
             text = read_source(source)
-        except (OSError, SyntaxError, UnicodeDecodeError) as exc:
-            plan.reports.append(Report("error", "read-error", f"cannot read: {exc}", display))
+        except UnreadableSource as exc:
+            plan.reports.append(
+                Report("error", "read-error", f"cannot read: {exc.reason}", display)
+            )
             continue
         scan = scan_source(text)
         if scan.syntax_error is not None:

@@ -10,11 +10,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from h2j_lsp.cache import ExportCache
 from h2j_lsp.ci.model import Job, Outcome, Plan, Report, Run, Severity, Summary
 from h2j_lsp.ci.plan import display_path, report_at
-from h2j_lsp.golden import read_golden, structural_diff
+from h2j_lsp.golden import CorruptGolden, read_golden, structural_diff
 from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
 from h2j_lsp.worker_client import HostSettings, WorkerPool
 from helion2json.core.environment import (
@@ -48,10 +49,12 @@ class Progress:
 async def export_plan(plan: Plan, settings: HostSettings, options: argparse.Namespace) -> Run:
     began = time.perf_counter()
     cache = ExportCache(directory=options.cache_dir)
-    async with WorkerPool(settings, options.jobs, cache=cache) as pool:
+    # A worker costs seconds to start (torch and helion): never more than there are exports.
+    workers = min(options.jobs, len(plan.jobs))
+    async with WorkerPool(settings, workers, cache=cache) as pool:
         failures = await pool.start()
         startup_seconds = time.perf_counter() - began
-        started = len(failures) < options.jobs
+        started = len(failures) < workers
         # Workers that failed beside ones that started only cost speed.
         severity: Severity = "warning" if started else "error"
         causes = dict.fromkeys(
@@ -97,14 +100,14 @@ def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
     With ``update`` an unchanged file is left alone and a rewritten one is reported.
     """
     if result.ok and result.document is not None:
-        golden = read_golden(job.output) if update else None
+        golden, existed = _committed(job.output) if update else (None, False)
         if update and golden == result.document:
             return Outcome(job, True, result.cached, result.host, ())
         problem = write_document(job.output, result.document)
         if problem is None:
             reports: tuple[Report, ...] = ()
             if update:
-                verb = "created" if golden is None else "updated"
+                verb = "updated" if existed else "created"
                 message = f"{job.label}: {verb} {display_path(job.output)}"
                 reports = (
                     report_at(job.kernel.name_span, job.display, "info", "golden-updated", message),
@@ -120,7 +123,15 @@ def check_job(job: Job, result: ExportResult) -> Outcome:
     if not (result.ok and result.document is not None):
         return finish_job(job, result)
     golden_path = display_path(job.output)
-    golden = read_golden(job.output)
+    try:
+        golden = read_golden(job.output)
+    except CorruptGolden as exc:
+        message = (
+            f"{job.label}: the committed export {golden_path} is corrupt ({exc}); "
+            "run with --update to rewrite it"
+        )
+        report = report_at(job.kernel.name_span, job.display, "error", "golden-corrupt", message)
+        return Outcome(job, False, result.cached, result.host, (report,))
     if golden is None:
         message = f"{job.label}: no committed export at {golden_path} (run with --update)"
         report = report_at(job.kernel.name_span, job.display, "error", "golden-missing", message)
@@ -147,6 +158,16 @@ def _made_elsewhere(golden_path: str, change: EnvironmentChange) -> str:
         "('# h2j: config(...)' or a config file) to export the same everywhere, or check "
         f"on a {change.golden} machine"
     )
+
+
+def _committed(path: Path) -> tuple[Any, bool]:
+    """The committed document at ``path`` (``None`` when corrupt), and whether a file is
+    there."""
+    try:
+        golden = read_golden(path)
+    except CorruptGolden:
+        return None, True
+    return golden, golden is not None
 
 
 def _failure_report(job: Job, diagnostic: ExportDiagnostic) -> Report:

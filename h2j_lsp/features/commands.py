@@ -113,7 +113,10 @@ def failure_summary(name: str, result: ExportResult) -> str:
 def _kernel(
     session: Session, uri: str, path: str | None, name: str
 ) -> tuple[Document, KernelInfo] | str:
-    document = session.lookup(uri, path)
+    try:
+        document = session.lookup(uri, path)
+    except OSError as exc:
+        return f"cannot read {exc}"
     if document is None:
         return f"cannot read {uri}"
     kernel = document.kernel(name)

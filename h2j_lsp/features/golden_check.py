@@ -3,7 +3,8 @@
 When ``<outDir>/<module>.<kernel>[.<n>].helion.json`` exists and differs from
 what the kernel exports now, the kernel gets an information diagnostic with the
 structural difference (the same one ``h2j-lsp --export --check`` prints), and a
-code action that rewrites the file with the fresh export. The comparison is made
+code action that rewrites the file with the fresh export. A committed file that cannot be
+read or is not JSON gets the same, saying it is corrupt. The comparison is made
 once, when the export arrives (:class:`~h2j_lsp.session.KernelResults` keeps it),
 not on every keystroke.
 """
@@ -14,9 +15,11 @@ from collections.abc import Sequence
 
 from h2j_lsp.features.commands import EXPORT_KERNEL
 from h2j_lsp.features.model import SOURCE, ClientDiagnostic, Command, Problem
+from h2j_lsp.golden import StaleGolden
 from h2j_lsp.session import Document
 
 GOLDEN_DIFF = "golden-diff"
+GOLDEN_CORRUPT = "golden-corrupt"
 _SHOWN = 3
 
 
@@ -27,16 +30,11 @@ def golden_problems(document: Document) -> list[Problem]:
         if kernel is None:
             continue
         for stale in results.stale:
-            shown = "; ".join(str(d) for d in stale.differences[:_SHOWN])
-            more = len(stale.differences) - _SHOWN
-            message = f"the export differs from {stale.golden}: {shown}" + (
-                f" (and {more} more)" if more > 0 else ""
-            )
             items.append(
                 Problem(
                     kernel.name_span,
-                    GOLDEN_DIFF,
-                    message,
+                    GOLDEN_DIFF if stale.corrupt is None else GOLDEN_CORRUPT,
+                    _message(stale),
                     severity="information",
                     kernel=name,
                     example=stale.example,
@@ -45,12 +43,24 @@ def golden_problems(document: Document) -> list[Problem]:
     return items
 
 
+def _message(stale: StaleGolden) -> str:
+    if stale.corrupt is not None:
+        return f"the committed export {stale.golden} is corrupt ({stale.corrupt})"
+    shown = "; ".join(str(d) for d in stale.differences[:_SHOWN])
+    more = len(stale.differences) - _SHOWN
+    return f"the export differs from {stale.golden}: {shown}" + (
+        f" (and {more} more)" if more > 0 else ""
+    )
+
+
 def golden_actions(document: Document, diagnostics: Sequence[ClientDiagnostic]) -> list[Command]:
     """Rewrite a stale golden with the fresh export (the export command writes it)."""
     wanted = {
         (d.data["kernel"], d.data["example"])
         for d in diagnostics
-        if d.code == GOLDEN_DIFF and d.source == SOURCE and isinstance(d.data, dict)
+        if d.code in (GOLDEN_DIFF, GOLDEN_CORRUPT)
+        and d.source == SOURCE
+        and isinstance(d.data, dict)
     }
     return [
         Command(
