@@ -12,8 +12,9 @@ median of ``--runs`` runs each after one untimed warm-up,
   included): the compiled kernel in Triton's interpreter, and Helion's eager
   reference mode;
 
-and prints a table with the ratios interpret ÷ export and Triton interpreter ÷
-eager mode, then the median of each. A reference that cannot run for a family
+and prints a table with the ratios interpret ÷ export, interpret ÷ eager mode
+(the reference interpreter against Helion running the kernel's Python body
+with PyTorch) and Triton interpreter ÷ eager mode, then the median of each. A reference that cannot run for a family
 shows ``-`` (its reason is printed below the table).
 """
 
@@ -119,12 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     width = max(len("family"), *(len(f.name) for f in families))
     header = (
         f"{'family':<{width}}  {'export ms':>10}  {'interpret ms':>12}  {'ratio':>8}  "
-        f"{'triton ms':>10}  {'eager ms':>9}  {'triton/eager':>12}"
+        f"{'triton ms':>10}  {'eager ms':>9}  {'interp/eager':>12}  {'triton/eager':>12}"
     )
     print(header)
     print("-" * len(header))
     ratios: list[float] = []
     reference_ratios: list[float] = []
+    interpreter_ratios: list[float] = []
     reasons: list[str] = []
     measured = 0
     for family in families:
@@ -137,7 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         measured += 1
         ratio = costs.interpret / costs.export
         ratios.append(ratio)
-        reference_ratio = "-"
+        reference_ratio = interpreter_ratio = "-"
+        if costs.eager is not None:
+            interpreter_ratios.append(costs.interpret / costs.eager)
+            interpreter_ratio = f"{interpreter_ratios[-1]:.2f}"
         if costs.triton is not None and costs.eager is not None:
             reference_ratios.append(costs.triton / costs.eager)
             reference_ratio = f"{reference_ratios[-1]:.2f}"
@@ -145,20 +150,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{family.name:<{width}}  {costs.export * 1e3:>10.1f}  {costs.interpret * 1e3:>12.2f}  "
             f"{ratio:>8.4f}  {milliseconds(costs.triton, 10)}  {milliseconds(costs.eager, 9)}  "
-            f"{reference_ratio:>12}"
+            f"{interpreter_ratio:>12}  {reference_ratio:>12}"
         )
     print("-" * len(header))
     median_ratio = f"{statistics.median(ratios):>8.4f}" if ratios else f"{'-':>8}"
+    median_interpreter = (
+        f"{statistics.median(interpreter_ratios):>12.2f}" if interpreter_ratios else f"{'-':>12}"
+    )
     median_reference = (
         f"{statistics.median(reference_ratios):>12.2f}" if reference_ratios else f"{'-':>12}"
     )
     print(
         f"{'median':<{width}}  {'':>10}  {'':>12}  {median_ratio}  {'':>10}  {'':>9}  "
-        f"{median_reference}"
+        f"{median_interpreter}  {median_reference}"
     )
     print(
-        f"{measured} families, median of {options.runs} runs each; triton/eager over the "
-        f"{len(reference_ratios)} families where both references run"
+        f"{measured} families, median of {options.runs} runs each; interp/eager over the "
+        f"{len(interpreter_ratios)} families where eager mode runs, triton/eager over the "
+        f"{len(reference_ratios)} where both references run"
     )
     for reason in reasons:
         print(f"  {reason[:150]}")
