@@ -2,7 +2,7 @@
 
     python bench/fuzz.py [--examples N] [--jobs J]
 
-The properties, their strategies and their checks come from tests/test_properties.py; pytest
+The properties, their strategies and their checks come from tests/property_cases.py; pytest
 runs the same ones with few examples. For each property this prints how many examples ran and
 how many failed, then each kind of failure with one failing input. Exits with 1 when any
 example failed.
@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 # tests/ is not a package: import the test module as pytest does, from its own directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_properties import PROPERTIES, UnexpectedError
+from property_cases import PROPERTIES, UnexpectedError
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 160
