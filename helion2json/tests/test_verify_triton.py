@@ -367,3 +367,28 @@ def test_corrupting_any_op_fails_verification(family: Family) -> None:
         if o.corruption is None:
             print(f"{family.name}: body[{o.index}] {o.op}: no corruption of {o.tried} changes it")
     assert any(o.corruption is not None for o in outcomes)
+
+
+# ------------------------------------------------------------------ what eager mode cannot see
+
+
+@needs_interpreter
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chebyshev_series",
+        "fibonacci_pairs",
+        "swap_each_step",
+        "add_row_bias",
+        "add_row_bias_square",
+    ],
+)
+def test_silent_mistakes_are_checked_against_the_generated_code(name: str) -> None:
+    # A rotating recurrence and a tile-aligned broadcast once exported schema-valid JSON
+    # that computed something else; for the square case Helion's eager mode makes the
+    # same mistake, so only the generated code can tell.
+    family = next(f for f in FAMILIES if f.name == name)
+    torch.manual_seed(0)
+    result = verify_kernel(family.kernel, family.make_args())
+    assert result.ok, describe(result)
+    assert result.reference_name == INTERPRETED_REFERENCE
