@@ -89,10 +89,9 @@ def _in_arguments(directive: Directive, item: ExportDiagnostic) -> Span:
 
 
 def _failing_argument(text: str, item: ExportDiagnostic) -> tuple[int, int] | None:
-    """The columns in ``text`` (an argument list) of the argument the diagnostic is about:
-    the one at ``args_col``, else the one whose evaluation the message names (the exporter
-    says "example argument `EXPR` raised ...")."""
-    if "\n" in text:
+    """The columns in ``text`` (an argument list) of the argument at the diagnostic's
+    ``args_col``."""
+    if "\n" in text or item.args_col is None:
         return None
     source = f"f({text})"
     try:
@@ -106,18 +105,12 @@ def _failing_argument(text: str, item: ExportDiagnostic) -> tuple[int, int] | No
     def column(offset: int) -> int:  # ast counts UTF-8 bytes
         return len(encoded[:offset].decode("utf-8", errors="replace")) - len("f(")
 
-    # Each argument as written (``*xs``, ``eps=...``) with the expression evaluated for it.
-    arguments: list[tuple[ast.expr | ast.keyword, ast.expr]] = [
-        (arg, arg.value if isinstance(arg, ast.Starred) else arg) for arg in call.args
-    ]
-    arguments += [(keyword, keyword.value) for keyword in call.keywords]
-    for written, value in arguments:
-        start = column(written.col_offset)
-        end = column(written.end_col_offset or written.col_offset)
-        if item.args_col is not None:
-            if start <= item.args_col < end:
-                return start, end
-        elif f"`{ast.unparse(value)}` raised" in item.message:
+    # Each argument as written (``*xs``, ``eps=...``).
+    written: list[ast.expr | ast.keyword] = [*call.args, *call.keywords]
+    for argument in written:
+        start = column(argument.col_offset)
+        end = column(argument.end_col_offset or argument.col_offset)
+        if start <= item.args_col < end:
             return start, end
     return None
 

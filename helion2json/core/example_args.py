@@ -78,6 +78,8 @@ def evaluate_call_arguments(
     """Evaluate ``text`` (e.g. ``"torch.randn(4, 8), eps=1e-5"``) in ``namespace``."""
     call = parse_call_arguments(text)
     scope = dict(namespace)
+    # Columns of ``f(text)`` as ast counts them (UTF-8 bytes), for locating an argument.
+    encoded = f"f({text})".encode()
 
     def evaluate(node: ast.expr) -> Any:
         expression = ast.Expression(body=node)
@@ -86,8 +88,10 @@ def evaluate_call_arguments(
         try:
             return eval(code, scope)
         except Exception as exc:
+            col = len(encoded[: node.col_offset].decode("utf-8", errors="replace")) - len("f(")
             raise ArgumentError(
                 f"example argument `{ast.unparse(node)}` raised {type(exc).__name__}: {exc}",
+                location=SourceLocation("<args>", 1, max(col, 0)),
             ) from exc
 
     args: list[Any] = []
@@ -117,4 +121,8 @@ def evaluate_cli_arguments(expressions: Sequence[str], namespace: Mapping[str, A
             raise ArgumentError(f"--arg {expression!r}: {exc.message}") from None
         if len(parsed.args) + len(parsed.keywords) != 1:
             raise ArgumentError(f"--arg {expression!r} must be exactly one argument")
-    return evaluate_call_arguments(", ".join(expressions), namespace, filename="<--arg>")
+    try:
+        return evaluate_call_arguments(", ".join(expressions), namespace, filename="<--arg>")
+    except ArgumentError as exc:
+        # A column into the joined --arg texts means nothing on the command line.
+        raise ArgumentError(exc.message) from exc.__cause__
