@@ -76,6 +76,7 @@ def test_editor_and_ci_place_a_diagnostic_on_the_same_spot(diagnostic: ExportDia
                 "example argument `undefined_name` raised NameError: name 'undefined_name' "
                 "is not defined",
                 "bad-arguments",
+                args_col=16,
             ),
             "undefined_name",
         ),
@@ -87,7 +88,9 @@ def test_editor_and_ci_place_a_diagnostic_on_the_same_spot(diagnostic: ExportDia
         (
             "torch.randn(4), *ξs, eps=torch.nope(1)",
             ExportDiagnostic(
-                "example argument `torch.nope(1)` raised AttributeError: nope", "bad-arguments"
+                "example argument `torch.nope(1)` raised AttributeError: nope",
+                "bad-arguments",
+                args_col=len("torch.randn(4), *ξs, eps="),
             ),
             "eps=torch.nope(1)",
         ),
@@ -97,7 +100,7 @@ def test_editor_and_ci_place_a_diagnostic_on_the_same_spot(diagnostic: ExportDia
             "ξs",
         ),
     ],
-    ids=["named-in-the-message", "at-args-col", "keyword-after-wide-characters", "starred"],
+    ids=["raised", "at-args-col", "keyword-after-wide-characters", "starred"],
 )
 def test_an_argument_problem_covers_exactly_that_argument(
     arguments: str, diagnostic: ExportDiagnostic, failing: str

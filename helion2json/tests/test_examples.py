@@ -64,3 +64,13 @@ def test_example_exports(path: Path, name: str, text: str) -> None:
     func = document["module"]["funcs"][0]
     assert func["name"] == name
     assert func["body"][-1]["op"] == "hl.return"
+
+
+def test_an_argument_that_raises_is_located_by_its_column() -> None:
+    from helion2json.core.errors import ArgumentError
+
+    text = "len([]), *ξs, eps=1 / 0"
+    with pytest.raises(ArgumentError) as raised:
+        evaluate_call_arguments(text, {"ξs": []})
+    assert raised.value.location is not None
+    assert raised.value.location.col == text.index("1 / 0")
