@@ -269,7 +269,7 @@ class _Rpc(JsonRPCClient):
         await self._process_ended.wait()
         assert self._server is not None
         # Its group's id is its pid, which stays taken while anything of the group lives.
-        end_process_group(self._server.pid)
+        _end_process_group(self._server.pid)
         # Its last answer and the lines that say why it ended are in the pipes already: read
         # them, but a pipe that some process outside the group still holds is not waited on.
         _, pending = await asyncio.wait(readers, timeout=_PIPES_WAIT_S)
@@ -294,7 +294,7 @@ class _Rpc(JsonRPCClient):
         await asyncio.gather(*self._async_tasks, return_exceptions=True)
 
 
-def end_process_group(pgid: int) -> None:
+def _end_process_group(pgid: int) -> None:
     """SIGKILL every process of a group, if any is left."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
@@ -366,7 +366,7 @@ class _Connection:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.rpc.exited.wait(), _GRACE_S)
         if process.returncode is None:
-            end_process_group(process.pid)
+            _end_process_group(process.pid)
         await self.rpc.finish()
 
     async def exit_reason(self) -> tuple[str, str]:

@@ -89,12 +89,17 @@ def lead_process_group() -> bool:
 
 def end_group_with_worker() -> None:
     """Start the reaper that ends the worker's process group once the worker is gone."""
-    subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _GROUP_REAPER, str(os.getpid())],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    try:
+        subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _GROUP_REAPER, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        logging.getLogger("helion2json.worker").warning(
+            "processes left by user code may outlive the worker: %s", exc
+        )
 
 
 def main() -> int:
