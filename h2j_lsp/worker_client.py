@@ -635,7 +635,13 @@ class WorkerClient:
             host=self.host_label,
             timings={**result.timings, "round_trip": round_trip},
             diagnostics=tuple(
-                replace(item, file=None if item.file is None else to_local(item.file))
+                replace(
+                    item,
+                    file=None if item.file is None else to_local(item.file),
+                    related=None
+                    if item.related is None
+                    else replace(item.related, file=to_local(item.related.file)),
+                )
                 for item in result.diagnostics
             ),
             dependencies=tuple(

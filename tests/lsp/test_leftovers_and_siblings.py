@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lsp_editor import KERNELS, new_workspace, running_editor
+from lsp_editor import KERNELS, Editor, new_workspace, running_editor
+from lsprotocol import types
 from test_worker import alive
 from test_worker_processes import all_end
 
@@ -54,3 +55,18 @@ async def test_restarting_or_shutting_down_the_server_ends_the_modules_children(
         after = listed(pids)[len(before) :]
         assert after and all(alive(pid) for pid in after)
     assert await all_end(after)
+
+
+async def test_an_error_in_a_sibling_module_points_at_its_line(editor: Editor) -> None:
+    helpers = editor.workspace / "broken_helpers.py"
+    helpers.write_text("SCALE = 2\n\n\nBROKEN = 1 / 0\n")
+    text = KERNELS.replace("import torch\n", "import torch\nfrom broken_helpers import SCALE\n", 1)
+    uri = editor.open("uses_broken_helpers.py", text)
+    assert (await editor.exported(uri, "add"))["ok"] is False
+    [problem] = [d for d in await editor.diagnostics(uri) if d.severity == 1]
+    assert problem.range.start.line == text.split("\n").index("from broken_helpers import SCALE")
+    assert "broken_helpers.py:4" in problem.message
+    assert "ZeroDivisionError" in problem.message
+    [related] = problem.related_information or []
+    assert related.location.uri == helpers.as_uri()
+    assert related.location.range.start == types.Position(3, 0)
