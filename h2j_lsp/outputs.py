@@ -18,6 +18,8 @@ from h2j_lsp.discovery import Directive, KernelInfo, Span
 from helion2json.worker.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
 
 OUTPUT_SUFFIX = ".helion.json"
+# What a diagnostic's related location (where in another file the error was raised) says.
+RAISED_HERE = "the error was raised here"
 
 
 def export_request(

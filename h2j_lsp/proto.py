@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lsprotocol import types
+from pygls import uris
 from pygls.workspace import TextDocument
 
 from h2j_lsp.discovery import Span
@@ -18,6 +19,7 @@ from h2j_lsp.features.model import (
     SOURCE,
     ClientDiagnostic,
     Command,
+    Elsewhere,
     Hint,
     HoverText,
     Lens,
@@ -132,7 +134,20 @@ def diagnostic(buffer: TextBuffer, problem: Problem) -> types.Diagnostic:
         severity=_SEVERITY[problem.severity],
         code=problem.code,
         source=SOURCE,
+        related_information=None if problem.related is None else [related(problem.related)],
         data=data,
+    )
+
+
+def related(elsewhere: Elsewhere) -> types.DiagnosticRelatedInformation:
+    """A whole line of another file: its text, which the columns count in, is not at hand."""
+    line = max(elsewhere.line, 0)
+    return types.DiagnosticRelatedInformation(
+        location=types.Location(
+            uri=uris.from_fs_path(elsewhere.path) or elsewhere.path,
+            range=types.Range(types.Position(line, 0), types.Position(line + 1, 0)),
+        ),
+        message=elsewhere.message,
     )
 
 

@@ -57,8 +57,10 @@ WorkerState = Literal["stopped", "starting", "idle", "exporting", "failed"]
 
 # How long a worker gets to exit on its own after its stdin closes, before it is killed.
 _GRACE_S = 5.0
-# How long to wait for the rest of a dead worker's stderr, which explains its death.
-_STDERR_WAIT_S = 2.0
+# How long to read on from the pipes of a worker that has exited: what it wrote before it
+# exited arrives at once; a process that left its group may hold the pipes open for ever.
+_PIPES_WAIT_S = 1.0
+_PIPE_LIMIT = 2**16
 _STDERR_LINES = 50
 # ssh's own failures (unreachable host, refused authentication, dropped connection).
 _SSH_FAILED = 255
@@ -182,18 +184,41 @@ def _as_is(data: dict[str, Any], message_type: type) -> Any:
     return message_type(**data)
 
 
+class _WorkerPipes(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol for a process's pipes that also tells when the process exits.
+
+    ``Process.wait()`` returns only once every pipe is closed too, and a process the worker
+    left behind may hold them open for ever.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_exit: Callable[[], None]) -> None:
+        super().__init__(limit=_PIPE_LIMIT, loop=loop)
+        self._on_exit = on_exit
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self._on_exit()
+
+
 class _Rpc(JsonRPCClient):
-    """pygls' JSON-RPC client over a worker process whose stderr is kept, not left to fill up."""
+    """pygls' JSON-RPC client over a worker process whose stderr is kept, not left to fill up.
+
+    The worker runs in a session of its own, and its process group ends with it: a process
+    that user code started would otherwise live on, holding the worker's pipes.
+    """
 
     def __init__(self) -> None:
         super().__init__(protocol_cls=JsonRPCProtocol, converter_factory=_json_rpc_converter)
+        # Set once the worker has exited and what it wrote before has been read.
         self.exited = asyncio.Event()
         self.stderr_lines: deque[str] = deque(maxlen=_STDERR_LINES)
-        self.stderr_done = asyncio.Event()
+        self._process_ended = asyncio.Event()
+        self._transport: asyncio.SubprocessTransport | None = None
 
     async def spawn(self, argv: list[str], cwd: str | None, env: Mapping[str, str]) -> int:
-        # A session of its own, so that a hung worker is killed with everything it started.
-        process = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        transport, pipes = await loop.subprocess_exec(
+            lambda: _WorkerPipes(loop, self._process_ended.set),
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -202,38 +227,56 @@ class _Rpc(JsonRPCClient):
             env=dict(env),
             start_new_session=True,
         )
+        process = asyncio.subprocess.Process(transport, pipes, loop)
         assert process.stdin is not None and process.stdout is not None
+        self._transport = transport
         self._server = process
         self.protocol.set_writer(process.stdin)
-        self._async_tasks.extend(
-            [
-                asyncio.create_task(
-                    run_async(
-                        stop_event=self._stop_event,
-                        reader=process.stdout,
-                        protocol=self.protocol,
-                        logger=logger,
-                        error_handler=self.report_server_error,
-                    )
-                ),
-                asyncio.create_task(self._server_exit()),
-                asyncio.create_task(self._drain_stderr(process)),
-            ]
-        )
+        readers = [
+            asyncio.create_task(
+                run_async(
+                    stop_event=self._stop_event,
+                    reader=process.stdout,
+                    protocol=self.protocol,
+                    logger=logger,
+                    error_handler=self.report_server_error,
+                )
+            ),
+            asyncio.create_task(self._drain_stderr(process)),
+        ]
+        self._async_tasks.extend([*readers, asyncio.create_task(self._follow_exit(readers))])
         return process.pid
 
     async def _drain_stderr(self, process: asyncio.subprocess.Process) -> None:
+        """Keep the last lines; in chunks, so that no line is too long to read."""
         assert process.stderr is not None
-        try:
-            async for raw in process.stderr:
-                line = raw.decode("utf-8", "replace").rstrip()
-                if line:
-                    self.stderr_lines.append(line)
-                    logger.debug("worker: %s", line)
-        finally:
-            self.stderr_done.set()
+        partial = b""
+        while chunk := await process.stderr.read(_PIPE_LIMIT):
+            *lines, partial = (partial + chunk).split(b"\n")
+            partial = partial[-_PIPE_LIMIT:]
+            for line in lines:
+                self._keep_stderr(line)
+        self._keep_stderr(partial)
 
-    async def server_exit(self, server: asyncio.subprocess.Process) -> None:
+    def _keep_stderr(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            self.stderr_lines.append(line)
+            logger.debug("worker: %s", line)
+
+    async def _follow_exit(self, readers: list[asyncio.Task[None]]) -> None:
+        """Once the worker has exited: end its group, read what it wrote, then say so."""
+        await self._process_ended.wait()
+        assert self._server is not None
+        # Its group's id is its pid, which stays taken while anything of the group lives.
+        _end_process_group(self._server.pid)
+        # Its last answer and the lines that say why it ended are in the pipes already: read
+        # them, but a pipe that some process outside the group still holds is not waited on.
+        _, pending = await asyncio.wait(readers, timeout=_PIPES_WAIT_S)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._stop_event.set()
         self.exited.set()
 
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -244,17 +287,17 @@ class _Rpc(JsonRPCClient):
         return None if self._server is None else self._server.returncode
 
     async def finish(self) -> None:
-        """End the reader tasks of an exited worker.
+        """Release the pipes and tasks of a worker that has exited."""
+        await self.exited.wait()
+        if self._transport is not None:
+            self._transport.close()
+        await asyncio.gather(*self._async_tasks, return_exceptions=True)
 
-        Unlike ``JsonRPCClient.stop`` this does not wait forever for pipes that a process
-        the worker started (in another session) may still hold open.
-        """
-        self._stop_event.set()
-        if self._async_tasks:
-            _, pending = await asyncio.wait(self._async_tasks, timeout=_STDERR_WAIT_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+
+def _end_process_group(pgid: int) -> None:
+    """SIGKILL every process of a group, if any is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 class _Connection:
@@ -306,6 +349,10 @@ class _Connection:
 
         # pygls settles requests from its reader task, on this loop's thread.
         sent.add_done_callback(settle)
+        # The worker exited without answering (its last answer has been read by then).
+        gone = asyncio.ensure_future(self.rpc.exited.wait())
+        gone.add_done_callback(lambda _: _settle_gone(answer))
+        answer.add_done_callback(lambda _: gone.cancel())
         return answer
 
     async def close(self, *, kill: bool) -> None:
@@ -319,22 +366,23 @@ class _Connection:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.rpc.exited.wait(), _GRACE_S)
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-        await self.rpc.exited.wait()
+            _end_process_group(process.pid)
         await self.rpc.finish()
 
     async def exit_reason(self) -> tuple[str, str]:
         """Why the worker ended, as a message and a diagnostic code."""
         await self.rpc.exited.wait()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.rpc.stderr_done.wait(), _STDERR_WAIT_S)
         return describe_exit(
             self.settings,
             self.rpc.returncode,
             list(self.rpc.stderr_lines),
             connected=self.info is not None,
         )
+
+
+def _settle_gone(answer: asyncio.Future[Any]) -> None:
+    if not answer.done():
+        answer.set_exception(_WorkerGone())
 
 
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:
@@ -587,7 +635,13 @@ class WorkerClient:
             host=self.host_label,
             timings={**result.timings, "round_trip": round_trip},
             diagnostics=tuple(
-                replace(item, file=None if item.file is None else to_local(item.file))
+                replace(
+                    item,
+                    file=None if item.file is None else to_local(item.file),
+                    related=None
+                    if item.related is None
+                    else replace(item.related, file=to_local(item.related.file)),
+                )
                 for item in result.diagnostics
             ),
             dependencies=tuple(

@@ -14,6 +14,7 @@ import pytest
 
 from h2j_lsp import ci as export_cli
 from h2j_lsp.ci import Report
+from h2j_lsp.ci.model import Related, Summary
 
 KernelSource = Callable[..., str]
 SUMMARY = re.compile(
@@ -334,6 +335,23 @@ def test_sarif_of_every_kind_of_report_validates() -> None:
     assert uris[2] == {"uri": "sub%20dir/k.py", "uriBaseId": "SRCROOT"}
     assert uris[3] is None
     assert uris[4] == {"uri": "file:///abs/other.py"}
+
+
+def test_a_report_raised_in_a_sibling_module_carries_its_location() -> None:
+    message = "kernel 'add': ZeroDivisionError: division by zero (helpers.py:4)"
+    related = Related("helpers.py", 4, 9)
+    report = Report("error", "module-error", message, "uses.py", 5, 0, related)
+    summary = Summary(1, 1, 0, 1, 0, 0, 1.0, 0.5, 0.5)
+    [item] = export_cli.json_output([report], [], summary, 1)["diagnostics"]
+    assert item["related"] == {"file": "helpers.py", "line": 4, "column": 10}
+    log = export_cli.sarif_output([report], 1)
+    [result] = log["runs"][0]["results"]
+    [location] = result["relatedLocations"]
+    assert location["physicalLocation"] == {
+        "artifactLocation": {"uri": "helpers.py", "uriBaseId": "SRCROOT"},
+        "region": {"startLine": 4, "startColumn": 10},
+    }
+    _validate_sarif(log, _sarif_schema())
 
 
 def _sarif_schema() -> dict[str, object]:

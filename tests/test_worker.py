@@ -21,6 +21,7 @@ from helion2json.worker.protocol import (
     WORKER_FAILURE,
     ExportRequest,
     ExportResult,
+    RelatedLocation,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -188,6 +189,34 @@ async def test_module_errors_point_at_their_line(
     assert diagnostic.message == "RuntimeError: broken on purpose"
     assert diagnostic.line == line_of(text, "raise RuntimeError")
     assert diagnostic.file is None
+
+
+async def test_errors_raised_in_a_sibling_module_name_its_line(
+    worker: WorkerClient, project: Path, kernel_text: KernelSource
+) -> None:
+    helpers = project / "broken_siblings" / "raising_helpers.py"
+    helpers.parent.mkdir()
+    helpers.write_text("SCALE = 2\n\n\nBROKEN = 1 / 0\n")
+    text = kernel_text(prelude="import raising_helpers")
+    imported = await worker.export(request(helpers.parent / "imports.py", text))
+    (diagnostic,) = imported.diagnostics
+    assert diagnostic.code == MODULE_ERROR
+    assert diagnostic.line == line_of(text, "import raising_helpers")
+    assert diagnostic.file is None
+    # Named relative to the worker's directory, and carried as a location of its own.
+    relative = "broken_siblings/raising_helpers.py"
+    assert diagnostic.message == f"ZeroDivisionError: division by zero ({relative}:4)"
+    assert diagnostic.related == RelatedLocation(str(helpers), 4, len("BROKEN = "))
+
+    helpers.write_text("def make():\n    return {}['x']\n")
+    arguments = await worker.export(
+        request(helpers.parent / "imports.py", text, args="raising_helpers.make(), 1")
+    )
+    (diagnostic,) = arguments.diagnostics
+    assert diagnostic.code == "bad-arguments"
+    assert diagnostic.line is None
+    assert diagnostic.message.endswith(f"KeyError: 'x' ({relative}:2)")
+    assert diagnostic.related is not None and diagnostic.related.line == 2
 
 
 async def test_syntax_errors_and_missing_kernels(worker: WorkerClient, project: Path) -> None:

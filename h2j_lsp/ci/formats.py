@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from h2j_lsp.ci.model import EXIT_ERROR, PROG, Outcome, Report, Summary
+from h2j_lsp.ci.model import EXIT_ERROR, PROG, Outcome, Related, Report, Summary
 from h2j_lsp.ci.plan import display_path
+from h2j_lsp.outputs import RAISED_HERE
 
 FORMATS = ("text", "json", "github", "sarif")
 SARIF_SCHEMA = (
@@ -110,17 +111,7 @@ def json_output(
     return {
         "version": 1,
         "exit_code": status,
-        "diagnostics": [
-            {
-                "file": report.path,
-                "line": report.line,
-                "column": None if report.line is None else (report.col or 0) + 1,
-                "severity": report.severity,
-                "code": report.code,
-                "message": report.message,
-            }
-            for report in reports
-        ],
+        "diagnostics": [_json_diagnostic(report) for report in reports],
         "exports": [
             {
                 "file": outcome.job.display,
@@ -146,6 +137,25 @@ def json_output(
             "export_seconds": round(summary.export_seconds, 3),
         },
     }
+
+
+def _json_diagnostic(report: Report) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "file": report.path,
+        "line": report.line,
+        "column": None if report.line is None else (report.col or 0) + 1,
+        "severity": report.severity,
+        "code": report.code,
+        "message": report.message,
+    }
+    if report.related is not None:
+        related = report.related
+        item["related"] = {
+            "file": related.path,
+            "line": related.line,
+            "column": (related.col or 0) + 1,
+        }
+    return item
 
 
 def sarif_output(reports: Sequence[Report], status: int) -> dict[str, Any]:
@@ -188,11 +198,26 @@ def _sarif_result(report: Report, rule_index: int) -> dict[str, Any]:
         "message": {"text": report.message},
     }
     if report.path is not None:
-        physical: dict[str, Any] = {"artifactLocation": _sarif_artifact(report.path)}
-        if report.line is not None:
-            physical["region"] = {"startLine": report.line, "startColumn": (report.col or 0) + 1}
+        physical = _sarif_physical(report.path, report.line, report.col)
         result["locations"] = [{"physicalLocation": physical}]
+    if report.related is not None:
+        result["relatedLocations"] = [_sarif_related(report.related)]
     return result
+
+
+def _sarif_physical(path: str, line: int | None, col: int | None) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": _sarif_artifact(path)}
+    if line is not None:
+        physical["region"] = {"startLine": line, "startColumn": (col or 0) + 1}
+    return physical
+
+
+def _sarif_related(related: Related) -> dict[str, Any]:
+    return {
+        "id": 0,
+        "physicalLocation": _sarif_physical(related.path, related.line, related.col),
+        "message": {"text": RAISED_HERE},
+    }
 
 
 def _sarif_artifact(path: str) -> dict[str, Any]:

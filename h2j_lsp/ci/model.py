@@ -20,6 +20,16 @@ class UsageError(Exception):
 
 
 @dataclass(frozen=True)
+class Related:
+    """The line of another file that a report comes from (where a sibling module raised):
+    ``line`` 1-based, ``col`` 0-based."""
+
+    path: str
+    line: int
+    col: int | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     """One diagnostic, in whatever format it is printed. ``line`` 1-based, ``col`` 0-based."""
 
@@ -29,6 +39,7 @@ class Report:
     path: str | None = None
     line: int | None = None
     col: int | None = None
+    related: Related | None = None
 
 
 @dataclass(frozen=True)

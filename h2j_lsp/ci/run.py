@@ -9,11 +9,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from h2j_lsp.cache import ExportCache
-from h2j_lsp.ci.model import Job, Outcome, Plan, Report, Run, Severity, Summary
+from h2j_lsp.ci.model import Job, Outcome, Plan, Related, Report, Run, Severity, Summary
 from h2j_lsp.ci.plan import display_path, report_at
 from h2j_lsp.golden import CorruptGolden, read_golden, structural_diff
 from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
@@ -171,7 +172,17 @@ def _committed(path: Path) -> tuple[Any, bool]:
 
 
 def _failure_report(job: Job, diagnostic: ExportDiagnostic) -> Report:
-    """A worker diagnostic where the editor shows it too, or on the other file's line."""
+    """A worker diagnostic where the editor shows it too, or on the other file's line; with
+    the line of another file that raised it, where there is one."""
+    report = _placed_report(job, diagnostic)
+    raised = diagnostic.related
+    if raised is None:
+        return report
+    related = Related(display_path(Path(raised.file)), raised.line, raised.col)
+    return replace(report, related=related)
+
+
+def _placed_report(job: Job, diagnostic: ExportDiagnostic) -> Report:
     message = f"{job.label}: {diagnostic.message}"
     where = place(job.kernel, job.index, diagnostic)
     if isinstance(where, InOtherFile):

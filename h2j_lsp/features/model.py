@@ -15,8 +15,18 @@ Severity = Literal["error", "warning", "information"]
 
 
 @dataclass(frozen=True)
+class Elsewhere:
+    """A 0-based line of another file that a diagnostic points to, saying why."""
+
+    path: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Problem:
-    """A diagnostic. ``kernel`` (and ``example``) name what a quick fix would act on."""
+    """A diagnostic. ``kernel`` (and ``example``) name what a quick fix would act on;
+    ``related`` is where in another file it comes from (e.g. a sibling module that raised)."""
 
     span: Span
     code: str
@@ -24,6 +34,7 @@ class Problem:
     severity: Severity = "error"
     kernel: str | None = None
     example: int | None = None
+    related: Elsewhere | None = None
 
 
 @dataclass(frozen=True)

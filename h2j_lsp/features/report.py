@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from h2j_lsp.discovery import KernelInfo
-from h2j_lsp.features.model import Problem
-from h2j_lsp.outputs import InOtherFile, OnExportedLine, place
+from h2j_lsp.features.model import Elsewhere, Problem
+from h2j_lsp.outputs import RAISED_HERE, InOtherFile, OnExportedLine, place
 from h2j_lsp.session import Document, KernelResults
 from helion2json.worker.protocol import ExportDiagnostic, ExportResult
 
@@ -40,19 +40,21 @@ def _place(
     several: bool,
 ) -> Problem:
     message = f"example {index + 1}: {item.message}" if several else item.message
+    related = item.related
+    elsewhere = None if related is None else Elsewhere(related.file, related.line - 1, RAISED_HERE)
     where = place(kernel, index, item)
     if isinstance(where, InOtherFile):
         # Raised in another file (a sibling module): say where, at the kernel.
         shown = f"{where.file}:{where.line}" if where.line is not None else where.file
-        return Problem(kernel.name_span, item.code, f"{message} ({shown})")
+        return Problem(kernel.name_span, item.code, f"{message} ({shown})", related=elsewhere)
     if isinstance(where, OnExportedLine):
         lines = document.lines
         line = where.line - 1 + results.shift(kernel)
         if 0 <= line < lines.line_count:
             col = None if where.col is None else lines.column_of_utf8(line, where.col)
-            return Problem(lines.line_span(line, col), item.code, message)
-        return Problem(kernel.name_span, item.code, message)
-    return Problem(where, item.code, message)
+            return Problem(lines.line_span(line, col), item.code, message, related=elsewhere)
+        return Problem(kernel.name_span, item.code, message, related=elsewhere)
+    return Problem(where, item.code, message, related=elsewhere)
 
 
 def first_document(results: KernelResults | None) -> dict[str, Any] | None:

@@ -3,12 +3,17 @@
 The worker speaks JSON-RPC (:mod:`helion2json.worker.rpc`) on the stdin/stdout it was started
 with; see :mod:`helion2json.worker.protocol` for the messages. User code gets neither: its
 prints go to stderr and its reads of stdin find nothing.
+
+The worker leads a process group of its own, and whatever user code leaves running in it
+(a ``subprocess.Popen`` at module level, a forked child) is ended with the worker: a child
+that outlived it would hold the worker's pipes, and with them the client's run.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -22,6 +27,16 @@ from helion2json.worker.service import WorkerService, worker_info
 # nothing else would stop a worker stuck in user code once the connection dropped.
 EXIT_ORPHANED = 3
 _PARENT_POLL_S = 0.5
+
+# Run beside the worker, in its process group: once the worker has gone, however it ended
+# (its input closed, orphaned, crashed, killed), end the group, this process included.
+_GROUP_REAPER = """\
+import os, signal, sys, time
+worker = int(sys.argv[1])
+while os.getppid() == worker:
+    time.sleep(0.1)
+os.killpg(os.getpgrp(), signal.SIGKILL)
+"""
 
 
 def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
@@ -53,8 +68,44 @@ def exit_when_orphaned(poll_s: float = _PARENT_POLL_S) -> None:
     threading.Thread(target=watch, name="h2j-parent-watch", daemon=True).start()
 
 
+def lead_process_group() -> bool:
+    """Make the worker lead a process group of its own; False where it cannot.
+
+    A local client starts the worker in a session of its own and sshd starts it as a session
+    leader; run from elsewhere, the worker leaves its parent's group, so that ending its own
+    group never reaches its parent. Not from a terminal: a process outside the terminal's
+    foreground group is stopped when it reads the terminal.
+    """
+    if os.getpgrp() == os.getpid():
+        return True
+    if os.isatty(0):
+        return False
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        return False
+    return True
+
+
+def end_group_with_worker() -> None:
+    """Start the reaper that ends the worker's process group once the worker is gone."""
+    try:
+        subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _GROUP_REAPER, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        logging.getLogger("helion2json.worker").warning(
+            "processes left by user code may outlive the worker: %s", exc
+        )
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="h2j-worker: %(levelname)s: %(message)s")
+    if lead_process_group():  # before claim_stdio, which hides whether stdin is a terminal
+        end_group_with_worker()
     reader, writer = claim_stdio()
     exit_when_orphaned()
     exporter = ModuleExporter()

@@ -35,6 +35,7 @@ from helion2json.worker.protocol import (
     ExportDiagnostic,
     ExportRequest,
     ExportResult,
+    RelatedLocation,
 )
 
 logger = logging.getLogger("helion2json.worker")
@@ -126,6 +127,7 @@ class ModuleExporter:
         self._installed = _installation_roots()
         # Exported locations are relative to the directory the worker started in.
         self._root = os.getcwd()
+        self._tracebacks = _Tracebacks(self._root, (*self._installed, _PACKAGE_ROOT))
 
     def export(self, request: ExportRequest) -> ExportResult:
         started = time.perf_counter()
@@ -208,8 +210,9 @@ class ModuleExporter:
         from helion2json.core.export import export_kernel
 
         path = os.path.abspath(request.path)
+        tracebacks = self._tracebacks
         with _timed(timings, "exec"):
-            module = _execute(request.text, path)
+            module = _execute(request.text, path, tracebacks)
         kernel = module.__dict__.get(request.kernel)
         if kernel is None:
             raise _Failure(
@@ -218,7 +221,7 @@ class ModuleExporter:
                 )
             )
         with _timed(timings, "arguments"):
-            example = _evaluate_arguments(request.args_text, module, path)
+            example = _evaluate_arguments(request.args_text, module, path, tracebacks)
         with _timed(timings, "export"):
             try:
                 config, config_location = _directive_config(request, module, path)
@@ -234,18 +237,15 @@ class ModuleExporter:
             except ExportError as exc:
                 raise _Failure(_export_error(exc, path, self._root)) from None
             except Exception as exc:
-                line, col = _innermost_frame(exc, path)
+                raised = tracebacks.raised(exc, path)
                 raise _Failure(
-                    ExportDiagnostic(
-                        f"internal exporter error: {_one_line(exc)}",
-                        ExportError.code,
-                        line,
-                        col,
+                    raised.diagnostic(
+                        f"internal exporter error: {_one_line(exc)}", ExportError.code
                     )
                 ) from None
 
 
-def _execute(text: str, path: str) -> types.ModuleType:
+def _execute(text: str, path: str, tracebacks: _Tracebacks) -> types.ModuleType:
     try:
         code = compile(text, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -266,8 +266,9 @@ def _execute(text: str, path: str) -> types.ModuleType:
     try:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:
-        line, col = _innermost_frame(exc, path)
-        raise _Failure(ExportDiagnostic(_one_line(exc), MODULE_ERROR, line, col)) from None
+        raise _Failure(
+            tracebacks.raised(exc, path).diagnostic(_one_line(exc), MODULE_ERROR)
+        ) from None
     return module
 
 
@@ -294,7 +295,9 @@ def _directive_config(
         ) from None
 
 
-def _evaluate_arguments(args_text: str, module: types.ModuleType, path: str) -> Any:
+def _evaluate_arguments(
+    args_text: str, module: types.ModuleType, path: str, tracebacks: _Tracebacks
+) -> Any:
     from helion2json.core.example_args import evaluate_call_arguments, evaluation_namespace
 
     try:
@@ -303,16 +306,12 @@ def _evaluate_arguments(args_text: str, module: types.ModuleType, path: str) -> 
         )
     except ArgumentError as exc:
         args_col = exc.location.col if exc.location is not None else None
-        line, col = _innermost_frame(exc.__cause__, path) if exc.__cause__ else (None, None)
-        raise _Failure(
-            ExportDiagnostic(exc.message, exc.code, line, col, args_col=args_col)
-        ) from None
+        raised = tracebacks.raised(exc.__cause__, path) if exc.__cause__ else _Raised()
+        raise _Failure(raised.diagnostic(exc.message, exc.code, args_col=args_col)) from None
     except Exception as exc:
-        line, col = _innermost_frame(exc, path)
+        raised = tracebacks.raised(exc, path)
         raise _Failure(
-            ExportDiagnostic(
-                f"example arguments raised {_one_line(exc)}", ArgumentError.code, line, col
-            )
+            raised.diagnostic(f"example arguments raised {_one_line(exc)}", ArgumentError.code)
         ) from None
 
 
@@ -338,15 +337,74 @@ def _source_file(location: SourceLocation, path: str, root: str) -> str | None:
     return candidate
 
 
-def _innermost_frame(exc: BaseException, path: str) -> tuple[int | None, int | None]:
-    """The 1-based line and 0-based column of the deepest traceback frame in ``path``."""
-    if isinstance(exc, SyntaxError) and exc.filename == path and exc.lineno:
-        return exc.lineno, max((exc.offset or 1) - 1, 0)
-    found: tuple[int | None, int | None] = (None, None)
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == path and frame.lineno:
-            found = (frame.lineno, frame.colno)
-    return found
+@dataclass(frozen=True)
+class _Raised:
+    """Where an exception was raised: the deepest line of the request's file in its traceback
+    (1-based ``line``, 0-based ``col``), and the deepest line of another of the user's files
+    below it, named in the message as ``shown``."""
+
+    line: int | None = None
+    col: int | None = None
+    related: RelatedLocation | None = None
+    shown: str | None = None
+
+    def diagnostic(self, message: str, code: str, args_col: int | None = None) -> ExportDiagnostic:
+        if self.shown is not None:
+            message = f"{message} ({self.shown})"
+        return ExportDiagnostic(
+            message, code, self.line, self.col, args_col=args_col, related=self.related
+        )
+
+
+@dataclass(frozen=True)
+class _Tracebacks:
+    """Finds the user's lines in tracebacks: those of files outside the installed packages
+    and helion2json itself; names them relative to ``root`` (by base name outside it)."""
+
+    root: str
+    library: tuple[str, ...]
+
+    def raised(self, exc: BaseException, path: str) -> _Raised:
+        line: int | None = None
+        col: int | None = None
+        related: RelatedLocation | None = None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if not frame.lineno:
+                continue
+            if frame.filename == path:
+                line, col, related = frame.lineno, frame.colno, None
+            elif self._is_user_file(frame.filename):
+                related = RelatedLocation(frame.filename, frame.lineno, frame.colno)
+        if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+            # The line that does not parse is in no frame.
+            offset = max((exc.offset or 1) - 1, 0)
+            if exc.filename == path:
+                line, col, related = exc.lineno, offset, None
+            elif self._is_user_file(exc.filename):
+                related = RelatedLocation(exc.filename, exc.lineno, offset)
+        if related is None:
+            return _Raised(line, col)
+        return _Raised(line, col, related, f"{self._name(related.file)}:{related.line}")
+
+    def _is_user_file(self, filename: str) -> bool:
+        return (
+            os.path.isabs(filename)
+            and os.path.isfile(filename)
+            and not _is_under(filename, self.library)
+        )
+
+    def _name(self, filename: str) -> str:
+        try:
+            relative = os.path.relpath(filename, self.root)
+        except ValueError:  # another drive on Windows
+            relative = filename
+        if (
+            relative == os.pardir
+            or relative.startswith(os.pardir + os.sep)
+            or os.path.isabs(relative)
+        ):
+            relative = os.path.basename(filename)
+        return relative.replace(os.sep, "/")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -374,6 +432,9 @@ def _never_use_bytecode_caches() -> None:
     """
     sys.dont_write_bytecode = True
     sys.pycache_prefix = os.path.join(tempfile.gettempdir(), f"h2j-worker-no-pycache-{os.getpid()}")
+
+
+_PACKAGE_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "")
 
 
 def _installation_roots() -> tuple[str, ...]:

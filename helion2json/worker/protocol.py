@@ -98,13 +98,34 @@ _REQUEST_DEFAULTS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class RelatedLocation:
+    """A line in another file that explains a diagnostic: ``file`` a path, ``line`` 1-based,
+    ``col`` 0-based in UTF-8 bytes where known."""
+
+    file: str
+    line: int
+    col: int | None = None
+
+    @classmethod
+    def from_wire(cls, data: Any) -> RelatedLocation | None:
+        if not isinstance(data, Mapping):
+            return None
+        file, line = _optional_str(data.get("file")), _optional_int(data.get("line"))
+        if file is None or line is None:
+            return None
+        return cls(file, line, _optional_int(data.get("col")))
+
+
+@dataclass(frozen=True)
 class ExportDiagnostic:
     """Why an export failed, placed in the source where that is known.
 
     ``line`` is 1-based and ``col`` 0-based, both in ``file``; ``file`` is ``None`` for the
     request's own file, else a local path (e.g. a sibling module that raised). A problem
     inside the example arguments themselves has no line: ``args_col`` is then the 0-based
-    column into the request's ``args_text`` where one is known.
+    column into the request's ``args_text`` where one is known. ``related`` is the deepest
+    line of the user's other files in the traceback, where the error was raised (e.g. in a
+    sibling module that the request's file imports); a worker before it sent none.
     """
 
     message: str
@@ -114,6 +135,7 @@ class ExportDiagnostic:
     file: str | None = None
     op: str | None = None
     args_col: int | None = None
+    related: RelatedLocation | None = None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ExportDiagnostic:
@@ -125,6 +147,7 @@ class ExportDiagnostic:
             file=_optional_str(data.get("file")),
             op=_optional_str(data.get("op")),
             args_col=_optional_int(data.get("args_col")),
+            related=RelatedLocation.from_wire(data.get("related")),
         )
 
 
