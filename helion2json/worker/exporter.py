@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from helion2json.core.errors import ArgumentError, ExportError, SourceLocation
+from helion2json.core.errors import ArgumentError, ExportError, SourceLocation, one_line
 from helion2json.worker.protocol import (
     MODULE_ERROR,
     Dependency,
@@ -239,9 +239,7 @@ class ModuleExporter:
             except Exception as exc:
                 raised = tracebacks.raised(exc, path)
                 raise _Failure(
-                    raised.diagnostic(
-                        f"internal exporter error: {_one_line(exc)}", ExportError.code
-                    )
+                    raised.diagnostic(f"internal exporter error: {one_line(exc)}", ExportError.code)
                 ) from None
 
 
@@ -267,7 +265,7 @@ def _execute(text: str, path: str, tracebacks: _Tracebacks) -> types.ModuleType:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:
         raise _Failure(
-            tracebacks.raised(exc, path).diagnostic(_one_line(exc), MODULE_ERROR)
+            tracebacks.raised(exc, path).diagnostic(one_line(exc), MODULE_ERROR)
         ) from None
     return module
 
@@ -311,7 +309,7 @@ def _evaluate_arguments(
     except Exception as exc:
         raised = tracebacks.raised(exc, path)
         raise _Failure(
-            raised.diagnostic(f"example arguments raised {_one_line(exc)}", ArgumentError.code)
+            raised.diagnostic(f"example arguments raised {one_line(exc)}", ArgumentError.code)
         ) from None
 
 
@@ -405,12 +403,6 @@ class _Tracebacks:
         ):
             relative = os.path.basename(filename)
         return relative.replace(os.sep, "/")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 @contextmanager
