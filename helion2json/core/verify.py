@@ -595,7 +595,7 @@ def verify_kernel(
         )
         # Still run the document: an error in it is worth reporting on its own.
         try:
-            _interpret(document, example_args, kwargs, None)
+            _interpret(document, _normalized(kernel, example_args, kwargs), {}, None)
         except (InterpretError, ExportError) as exc:
             result.status = "error"
             result.error = str(exc)
@@ -603,6 +603,9 @@ def verify_kernel(
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped)
         result.error = f"no reference could run ({reasons})"
         return result
-    result = verify_document(document, example_args, kwargs, reference=run, atol=atol, rtol=rtol)
+    # The document's signature has every parameter, defaults included, as the exporter
+    # bound them: the interpreter gets the arguments the same way.
+    arguments = _normalized(kernel, example_args, kwargs)
+    result = verify_document(document, arguments, {}, reference=run, atol=atol, rtol=rtol)
     result.skipped_references = skipped
     return result

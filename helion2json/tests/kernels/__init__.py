@@ -366,6 +366,13 @@ FAMILIES: list[Family] = [
         tags=("arguments",),
     ),
     Family(
+        "shift_by_default",
+        arguments.shift_by_default,
+        lambda: (torch.randn(10),),
+        reference=lambda x: x + 0.25,
+        tags=("arguments",),
+    ),
+    Family(
         "doubled_then",
         arguments.doubled_then,
         lambda: (torch.randn(10), arguments.halve_and_shift),

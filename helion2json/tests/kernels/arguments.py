@@ -44,3 +44,12 @@ def doubled_then(x: torch.Tensor, epilogue: Callable[[torch.Tensor], torch.Tenso
 def halve_and_shift(value: torch.Tensor) -> torch.Tensor:
     """An epilogue: the kernel traces its ops."""
     return value * 0.5 - 1.0
+
+
+@helion.kernel(static_shapes=True)
+def shift_by_default(x: torch.Tensor, shift: float = 0.25) -> torch.Tensor:
+    """A parameter left at its default: the document's signature has it all the same."""
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size(0)):
+        out[tile] = x[tile] + shift
+    return out
