@@ -125,11 +125,17 @@ def _own_names_for_carried(
         )
         if not (shared or _is_alias(initial)):
             continue
-        own = t.fresh(initial.name)
-        t.emit({"op": "hl.assign", "src": name, "result": own}, phi)
+        own = _copy_before_region(t, name, initial.name, phi)
         names[index] = own
         if carrier is not None:
             inputs[carrier] = Named(own)
+
+
+def _copy_before_region(t: KernelTranslator, name: str, preferred: str, node: Node) -> str:
+    """``hl.assign`` ``name`` to a fresh name (after ``preferred``) that a region carries."""
+    own = t.fresh(preferred)
+    t.emit({"op": "hl.assign", "src": name, "result": own}, node)
+    return own
 
 
 def _is_alias(node: Node) -> bool:
@@ -169,8 +175,7 @@ def _h_if(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
             if isinstance(initial, Node) and _is_alias(initial):
                 # ``cur = base`` before the if: a branch that updates ``cur`` must
                 # leave ``base`` as it was (see _own_names_for_carried).
-                own = t.fresh(kept)
-                t.emit({"op": "hl.assign", "src": name, "result": own}, node)
+                own = _copy_before_region(t, name, kept, node)
                 name = own
                 for arg_names, inputs in ((if_arg_names, if_inputs), (else_arg_names, else_inputs)):
                     if kept in arg_names:

@@ -17,7 +17,7 @@ from helion2json.core.capture.symbols import bound_expr
 from helion2json.core.capture.values import Named, SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
 from helion2json.core.errors import ArgumentError, UnsupportedError
-from helion2json.core.host import HostFactory, HostValue
+from helion2json.core.host import HostFactory, HostValue, HostView
 
 if TYPE_CHECKING:
     from helion2json.core.capture.translator import KernelTranslator
@@ -183,18 +183,10 @@ def _returned_name(t: KernelTranslator, element: ast.expr) -> str:
     if view is None or view.source not in t.names.tensors:
         return ast.unparse(element)
     name = t.fresh(f"{view.source}_{view.aten}")
-    op: dict[str, Any] = {
-        "op": f"torch.{view.aten}",
-        "overload": view.overload,
-        "result": name,
-        "args": [view.source],
-        "attrs": dict(view.attrs),
-    }
+    op = _view_op(t, view, name)
     if t.options.locations:
         op["loc"] = t.source_loc(view.line, view.col)
     t.state.body.append(op)
-    t.names.alloc_dtypes[name] = elem_of(t, view.source)
-    t.names.tensors[name] = TensorRef(name, len(view.shape))
     return name
 
 
@@ -211,7 +203,7 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
         return t.names.tensors[name]
     fake = node.meta["val"]
     if name in t.host_eval.views:
-        return host_view(t, name, fake, node, values)
+        return host_view(t, name, node)
     factory = t.host_eval.factories.get(name)
     location = t.where(node)
     if factory is None:
@@ -239,33 +231,34 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     return ref
 
 
-def host_view(
-    t: KernelTranslator, name: str, fake: Any, node: Node | None, values: dict[Node, Value]
-) -> TensorRef:
+def host_view(t: KernelTranslator, name: str, node: Node | None) -> TensorRef:
     """A host tensor that a view or reshape computes from another, before the launch."""
     view = t.host_eval.views[name]
     source = t.names.tensors.get(view.source)
     if source is None and view.source in t.host_eval.views:
-        source = host_view(t, view.source, None, node, values)
+        source = host_view(t, view.source, node)
     if source is None:
         raise t.unsupported(
             f"host tensor '{name}' is a view of '{view.source}', which the format does not know",
             node,
             op="host tensor",
         )
-    op: dict[str, Any] = {
+    t.state.used_names.add(name)
+    insert_host_op(t, _view_op(t, view, name), view.line, view.col)
+    return t.names.tensors[name]
+
+
+def _view_op(t: KernelTranslator, view: HostView, name: str) -> dict[str, Any]:
+    """The op computing ``view`` as the host tensor ``name``, which the format then knows."""
+    t.names.alloc_dtypes[name] = elem_of(t, view.source)
+    t.names.tensors[name] = TensorRef(name, len(view.shape))
+    return {
         "op": f"torch.{view.aten}",
         "overload": view.overload,
         "result": name,
         "args": [view.source],
         "attrs": dict(view.attrs),
     }
-    t.state.used_names.add(name)
-    t.names.alloc_dtypes[name] = elem_of(t, view.source)
-    insert_host_op(t, op, view.line, view.col)
-    ref = TensorRef(name, len(view.shape))
-    t.names.tensors[name] = ref
-    return ref
 
 
 def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) -> None:
@@ -278,7 +271,7 @@ def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) 
                 and piece.tensor in t.host_eval.views
                 and piece.tensor not in t.names.tensors
             ):
-                host_view(t, piece.tensor, None, None, {})
+                host_view(t, piece.tensor, None)
     insert_host_op(t, op, factory.line, factory.col)
 
 
