@@ -20,8 +20,8 @@ from typing import NoReturn
 
 from helion2json.core.entry import (
     add_entry_arguments,
+    indent_width,
     load_entry_and_arguments,
-    non_negative_int,
 )
 from helion2json.core.errors import ExportError
 from helion2json.core.triton_cpu import enable_interpreter_if_no_gpu
@@ -49,7 +49,7 @@ def _export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="write here (atomically) instead of standard output")
     parser.add_argument(
         "--indent",
-        type=non_negative_int,
+        type=indent_width,
         default=2,
         help="spaces per indent level; 0 writes one compact line",
     )

@@ -48,14 +48,18 @@ def _entry_spelling(entry: str) -> str:
     return entry
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type for counts such as ``--indent``."""
+# More spaces per level than anyone reads; a huge indent would only fill memory and disk.
+MAX_INDENT = 16
+
+
+def indent_width(text: str) -> int:
+    """An argparse type for ``--indent``: a whole number from 0 to ``MAX_INDENT``."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    if not 0 <= value <= MAX_INDENT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not from 0 to {MAX_INDENT}")
     return value
 
 

@@ -226,10 +226,17 @@ def test_headless_export_files_get_the_umask_mode(tmp_path: Path) -> None:
     [
         (["--entry", "good.py", *ARGS], "--entry"),
         (["--entry", "good.py:add", *ARGS, "--indent", "-3"], "--indent"),
+        (["--entry", "good.py:add", *ARGS, "--indent", "100000000"], "--indent"),
         (["--entry", ":add", *ARGS], "--entry"),
         (["--entry", "good.py:", *ARGS], "--entry"),
     ],
-    ids=["entry-without-colon", "negative-indent", "entry-without-module", "entry-without-name"],
+    ids=[
+        "entry-without-colon",
+        "negative-indent",
+        "huge-indent",
+        "entry-without-module",
+        "entry-without-name",
+    ],
 )
 def test_cli_usage_errors_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
     (tmp_path / "good.py").write_text(kernel())
