@@ -19,6 +19,7 @@ import threading
 import time
 from typing import BinaryIO
 
+from helion2json.core.errors import HelionVersionError
 from helion2json.worker.exporter import ModuleExporter
 from helion2json.worker.rpc import serve
 from helion2json.worker.service import WorkerService, worker_info
@@ -108,7 +109,11 @@ def main() -> int:
         end_group_with_worker()
     reader, writer = claim_stdio()
     exit_when_orphaned()
-    exporter = ModuleExporter()
+    try:
+        exporter = ModuleExporter()
+    except HelionVersionError as exc:
+        print(f"h2j-worker: error: {exc}", file=sys.stderr)
+        return 2
     exporter.warm_up()
     serve(WorkerService(exporter, worker_info()).handlers(), reader, writer)
     return 0

@@ -119,6 +119,9 @@ class ModuleExporter:
     def __init__(self) -> None:
         # The heavy imports happen here, once per worker, and before any request: modules
         # first imported while a request runs may be forgotten after it.
+        from helion2json.core.capture.helion_ir import check_helion_version
+
+        check_helion_version()
         import helion  # noqa: F401
         import torch  # noqa: F401
 
