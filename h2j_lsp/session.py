@@ -164,6 +164,8 @@ class Document:
     focus: str | None = None
     # Set when a file the results came from changed while a run was going: it goes again.
     files_changed: bool = False
+    # Each kernel's own lines and directives when the last run started: what an edit changed.
+    own_texts: dict[str, tuple[tuple[str, str, str | None], ...]] = field(default_factory=dict)
     _lines: SourceLines | None = None
 
     @property
@@ -538,7 +540,7 @@ class Session:
 
     async def _export_pass(self, document: Document, version: int, last: bool) -> bool:
         """Export the kernels that are out of date, most wanted first; False stops the run."""
-        pending = self.pending_kernels(document)
+        pending = self._pending_kernels(document)
         if not pending:
             return True
         title = f"h2j: exporting {os.path.basename(document.path)}"
@@ -549,12 +551,13 @@ class Session:
                     return False
         return True
 
-    def pending_kernels(self, document: Document) -> list[PendingKernel]:
-        """The exportable kernels whose results are out of date: first those whose own text
-        or directives changed (the one being edited), then the one the user looks at, then
-        the others (the module's code or a sibling changed) in file order."""
+    def _pending_kernels(self, document: Document) -> list[PendingKernel]:
+        """The exportable kernels whose results are out of date: first those whose own lines
+        or directives changed since the last run started (the one being edited), then the
+        one the user looks at, then the others in file order."""
         text = document.text
         pending: list[tuple[int, PendingKernel]] = []
+        own_texts = {}
         for kernel in document.scan.kernels:
             if not exportable(kernel):
                 continue
@@ -562,14 +565,17 @@ class Session:
                 kernel_inputs(export_request(document.path, text, kernel, index))
                 for index in range(len(kernel.examples))
             )
+            own = tuple((item.source, item.args_text, item.config_text) for item in inputs)
+            own_texts[kernel.name] = own
             previous = document.results.get(kernel.name)
             if previous is not None and self._up_to_date(previous, inputs):
                 continue
-            if previous is None or _own_text_changed(previous.inputs, inputs):
+            if document.own_texts.get(kernel.name) != own:
                 rank = 0
             else:
                 rank = 1 if kernel.name == document.focus else 2
             pending.append((rank, PendingKernel(kernel, inputs)))
+        document.own_texts = own_texts
         return [item for _rank, item in sorted(pending, key=lambda ranked: ranked[0])]
 
     def _up_to_date(self, results: KernelResults, inputs: tuple[KernelInputs, ...]) -> bool:
@@ -657,16 +663,6 @@ class Session:
         await asyncio.gather(*self._stopping, return_exceptions=True)
         workers, self.workers = list(self.workers.values()), {}
         await asyncio.gather(*(client.stop() for client in workers), return_exceptions=True)
-
-
-def _own_text_changed(before: Sequence[KernelInputs], now: Sequence[KernelInputs]) -> bool:
-    """Whether the kernel's own lines or directives changed (not only the module around it)."""
-    if len(before) != len(now):
-        return True
-    return any(
-        (old.source, old.args_text, old.config_text) != (new.source, new.args_text, new.config_text)
-        for old, new in zip(before, now, strict=True)
-    )
 
 
 def _normal(path: str) -> str:
