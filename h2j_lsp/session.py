@@ -314,7 +314,8 @@ class Session:
     @staticmethod
     def _reads(document: Document, changed: set[str]) -> bool:
         for results in document.results.values():
-            if any(not cacheable(outcome) for outcome in results.outcomes):
+            # (A crash or a timeout does not come from a file: a file event retries none.)
+            if any(_may_come_from_a_file(outcome) for outcome in results.outcomes):
                 return True
             if any(_normal(file) in changed for file in results.read_files()):
                 return True
@@ -663,6 +664,11 @@ class Session:
         await asyncio.gather(*self._stopping, return_exceptions=True)
         workers, self.workers = list(self.workers.values()), {}
         await asyncio.gather(*(client.stop() for client in workers), return_exceptions=True)
+
+
+def _may_come_from_a_file(result: ExportResult) -> bool:
+    """A failure the same inputs may not reproduce, other than the worker's own."""
+    return not cacheable(result) and not is_infrastructure(result)
 
 
 def _normal(path: str) -> str:

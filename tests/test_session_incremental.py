@@ -28,18 +28,18 @@ EIGHT = "import helion\n\nSCALE = 1\n\n\n" + "".join(kernel(name) for name in NA
 
 class ReadingExporter(FakeExporter):
     """Answers as FakeExporter, with ``reads`` (a file) recorded as each export's import,
-    or with a module error while ``broken``."""
+    or with a failure of code ``failing``."""
 
     reads: Path | None = None
-    broken = False
+    failing: str | None = None
 
     async def export(self, request: ExportRequest) -> ExportResult:
         reads = self.reads
         # Read when the request starts, as the worker imports before it exports.
         digest = hashlib.sha256(reads.read_bytes()).hexdigest() if reads is not None else ""
         result = await super().export(request)
-        if self.broken:
-            return failure("ImportError: cannot import name 'scale'", "module-error")
+        if self.failing is not None:
+            return failure("ImportError: cannot import name 'scale'", self.failing)
         if reads is None:
             return result
         return dataclasses.replace(result, dependencies=(Dependency(str(reads), digest),))
@@ -155,13 +155,24 @@ async def test_a_changed_sibling_runs_its_dependents_only(tmp_path: Path) -> Non
 async def test_a_failure_that_may_come_from_a_sibling_runs_again(tmp_path: Path) -> None:
     harness = ReadingHarness(tmp_path)
     exporter = harness.reading
-    exporter.broken = True
+    exporter.failing = "module-error"
     document = await opened(harness)
     assert not document.results["k1"].ok
-    exporter.broken = False
+    exporter.failing = None
     harness.session.files_changed([str(tmp_path / "helpers.py")])
     await finished(document)
     assert all(results.ok for results in document.results.values())
+
+
+async def test_a_worker_failure_is_not_retried_by_a_file_event(tmp_path: Path) -> None:
+    harness = ReadingHarness(tmp_path)
+    harness.reading.failing = "worker-failure"
+    document = await opened(harness)
+    assert not document.results["k1"].ok
+    before = len(harness.reading.requests)
+    harness.session.files_changed([str(tmp_path / "helpers.py")])
+    assert document.job is not None and document.job.done()
+    assert len(harness.reading.requests) == before
 
 
 async def test_a_sibling_changed_during_its_export_is_exported_again(tmp_path: Path) -> None:
