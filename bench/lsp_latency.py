@@ -83,15 +83,15 @@ class Editor:
     def __init__(self) -> None:
         self.client = LanguageClient("h2j-bench", "1")
         self.versions: dict[str, int] = {}
-        # (uri, version, arrival time) of each h2j/exported, in order.
-        self.answers: list[tuple[str, int, float]] = []
+        # (uri, version, kernel, arrival time) of each h2j/exported, in order.
+        self.answers: list[tuple[str, int, str, float]] = []
         self.arrived = asyncio.Event()
         self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)(lambda params: None)
 
         @self.client.feature("h2j/exported")
         def exported(params: Any) -> None:
             # The server publishes a kernel's diagnostics just before this notification.
-            self.answers.append((params.uri, params.version, time.perf_counter()))
+            self.answers.append((params.uri, params.version, params.kernel, time.perf_counter()))
             self.arrived.set()
 
     async def start(self, folder: Path, path: Path) -> float:
@@ -120,8 +120,9 @@ class Editor:
         )
         return await self._answer(uri, 1, mark, exports)
 
-    async def change(self, path: Path, new_text: str) -> float:
-        """Seconds from sending a change to the diagnostic of its first export."""
+    async def change(self, path: Path, new_text: str, kernel: str | None = None) -> float:
+        """Seconds from sending a change to the diagnostic of its first export (of
+        ``kernel``, if named)."""
         uri = path.as_uri()
         self.versions[uri] += 1
         version = self.versions[uri]
@@ -133,7 +134,7 @@ class Editor:
                 content_changes=[types.TextDocumentContentChangeWholeDocument(text=new_text)],
             )
         )
-        return await self._answer(uri, version, mark) - started
+        return await self._answer(uri, version, mark, kernel=kernel) - started
 
     async def sibling_changed(self, sibling: Path, new_text: str, dependent: Path) -> float:
         """Seconds from a watched-file event for ``sibling`` to ``dependent``'s diagnostic."""
@@ -148,12 +149,18 @@ class Editor:
         )
         return await self._answer(uri, self.versions[uri], mark) - started
 
-    async def _answer(self, uri: str, version: int, mark: int, count: int = 1) -> float:
-        """When the ``count``-th export of ``uri`` at ``version`` after answer ``mark``
-        arrived."""
+    async def _answer(
+        self, uri: str, version: int, mark: int, count: int = 1, kernel: str | None = None
+    ) -> float:
+        """When the ``count``-th export of ``uri`` at ``version`` (of ``kernel``, if named)
+        after answer ``mark`` arrived."""
         # Woken by the notification itself: polling would take CPU from the server and worker.
         while True:
-            found = [at for u, v, at in self.answers[mark:] if (u, v) == (uri, version)]
+            found = [
+                at
+                for u, v, name, at in self.answers[mark:]
+                if (u, v) == (uri, version) and kernel in (None, name)
+            ]
             if len(found) >= count:
                 return found[count - 1]
             self.arrived.clear()
@@ -246,8 +253,8 @@ async def last_of_eight(editor: Editor, folder: Path, runs: int) -> tuple[list[f
         await editor.open(path, exports=count)
     in_eight, in_alone = [], []
     for run in range(1, runs + 1):
-        in_eight.append(await editor.change(eight, kernels(8, run)))
-        in_alone.append(await editor.change(alone, kernels(1, run)))
+        in_eight.append(await editor.change(eight, kernels(8, run), kernel="k8"))
+        in_alone.append(await editor.change(alone, kernels(1, run), kernel="k1"))
     return in_eight, in_alone
 
 
