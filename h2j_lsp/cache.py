@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import DIRECTIVE_START, scan_source
-from helion2json.worker.protocol import Dependency, ExportRequest, ExportResult
+from helion2json.worker.protocol import Dependency, ExportRequest, ExportResult, text_sha256
 
 # Failures that the same inputs reproduce exactly. Others depend on things outside the key:
 # a sibling module that failed to import, a timeout, the connection.
@@ -133,9 +133,17 @@ class FileHashes:
         # path -> (mtime_ns, size, sha256)
         self._stamps: dict[str, tuple[int, int, str]] = {}
 
-    def current(self, dependencies: Iterable[Dependency]) -> bool:
-        """Whether every file still has the content the dependency recorded."""
-        return all(self.sha256(item.file) == item.sha256 for item in dependencies)
+    def current(
+        self, dependencies: Iterable[Dependency], unsaved: Mapping[str, str] | None = None
+    ) -> bool:
+        """Whether every file still has the content the dependency recorded: the editor's
+        text for a file in ``unsaved`` (path -> text), else the file's."""
+        unsaved = unsaved or {}
+        return all(
+            (text_sha256(unsaved[item.file]) if item.file in unsaved else self.sha256(item.file))
+            == item.sha256
+            for item in dependencies
+        )
 
     def sha256(self, path: str) -> str | None:
         try:
@@ -180,11 +188,13 @@ class ExportCache:
     def key(request: ExportRequest, versions: Mapping[str, str]) -> str:
         return kernel_inputs(request).digest(versions)
 
-    def get(self, key: str) -> ExportResult | None:
+    def get(self, key: str, unsaved: Mapping[str, str] | None = None) -> ExportResult | None:
+        """The result kept for ``key`` if the files it imported are as they were (``unsaved``:
+        the editor's texts of files with unsaved edits, path -> text)."""
         result = self._entries.get(key)
         if result is None:
             result = self._load(key)
-        if result is None or not self._files.current(result.dependencies):
+        if result is None or not self._files.current(result.dependencies, unsaved):
             self._entries.pop(key, None)
             self.misses += 1
             return None

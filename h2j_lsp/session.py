@@ -38,9 +38,11 @@ from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
 from helion2json.worker.protocol import (
     INFRASTRUCTURE_CODES,
     WORKER_FAILURE,
+    Dependency,
     ExportRequest,
     ExportResult,
     failure,
+    text_sha256,
 )
 
 UNTRUSTED_MESSAGE = (
@@ -167,6 +169,7 @@ class Document:
     # Each kernel's own lines and directives when the last run started: what an edit changed.
     own_texts: dict[str, tuple[tuple[str, str, str | None], ...]] = field(default_factory=dict)
     _lines: SourceLines | None = None
+    _text_sha256: tuple[str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -186,6 +189,13 @@ class Document:
 
     def kernel(self, name: str) -> KernelInfo | None:
         return next((k for k in self.scan.kernels if k.name == name), None)
+
+    def text_sha256(self) -> str:
+        """The current text's content hash (computed again only when the text changed)."""
+        text = self.text
+        if self._text_sha256 is None or self._text_sha256[0] is not text:
+            self._text_sha256 = (text, text_sha256(text))
+        return self._text_sha256[1]
 
     def outdate(self) -> None:
         """Export every kernel again on the next run (another worker answers now)."""
@@ -271,6 +281,8 @@ class Session:
         settings = self.settings_for(document)
         if settings.trigger == "change":
             self._schedule(document, delay=settings.debounce_ms / 1000)
+            # Modules importing this one import the editor's text of it (unsaved edits too).
+            self.files_changed([document.path], delay=settings.debounce_ms / 1000)
         else:
             # Nothing runs until the save; what ran for the old text no longer applies.
             self._cancel(document)
@@ -291,8 +303,9 @@ class Session:
         # The worker imports a sibling module from its saved file: only now has it changed.
         self.files_changed([document.path])
 
-    def files_changed(self, paths: Sequence[str]) -> None:
-        """Files changed on disk: run again the documents whose results came from them.
+    def files_changed(self, paths: Sequence[str], delay: float = 0.0) -> None:
+        """Files changed (on disk, or an open one's text): run again, after ``delay``, the
+        documents whose results came from them.
 
         A failure that the same inputs may not reproduce (a module that did not run, example
         arguments that raised) may come from a sibling module that is missing or broken, so
@@ -309,7 +322,7 @@ class Session:
                 or document.exported_version == document.version
             ):
                 # With ``trigger: "save"`` an unsaved text exports on its own save.
-                self._schedule(document, delay=0.0)
+                self._schedule(document, delay)
 
     @staticmethod
     def _reads(document: Document, changed: set[str]) -> bool:
@@ -332,6 +345,8 @@ class Session:
         document = self.documents.pop(uri, None)
         if document is not None:
             self._cancel(document)
+            # Edits closed without saving no longer apply to the modules importing it.
+            self.files_changed([document.path])
 
     def lookup(self, uri: str, path: str | None) -> Document | None:
         """The open document, else the file at ``path`` as saved (for commands on closed
@@ -506,7 +521,12 @@ class Session:
         try:
             await self.configured.wait()
             host = self.host_for(document)
-            request = export_request(document.path, document.text, kernel, example)
+            request = dataclasses.replace(
+                export_request(document.path, document.text, kernel, example),
+                unsaved=tuple(
+                    (path, text) for path, text in self.unsaved().items() if path != document.path
+                ),
+            )
             result = await self.worker(host).export(request)
         finally:
             self._exporting.discard(task)
@@ -584,8 +604,20 @@ class Session:
             results.inputs == inputs
             and len(results.outcomes) == len(inputs)
             and all(cacheable(outcome) for outcome in results.outcomes)
-            and self.files.current(d for outcome in results.outcomes for d in outcome.dependencies)
+            and self._current([d for outcome in results.outcomes for d in outcome.dependencies])
         )
+
+    def _current(self, dependencies: Sequence[Dependency]) -> bool:
+        return not dependencies or self.files.current(dependencies, self.unsaved())
+
+    def unsaved(self) -> dict[str, str]:
+        """The open documents whose text differs from their file: path -> the editor's text,
+        which the worker imports instead of the file."""
+        return {
+            document.path: document.text
+            for document in self.documents.values()
+            if document.text_sha256() != self.files.sha256(document.path)
+        }
 
     async def _export_kernel(
         self, document: Document, pending: PendingKernel, version: int, last_pass: bool
@@ -601,7 +633,7 @@ class Session:
         if document.version != version:
             return False
         read = [item for outcome in outcomes for item in outcome.dependencies]
-        if not last_pass and not self.files.current(read):
+        if not last_pass and not self._current(read):
             # A sibling changed while the worker read it: this answer is already outdated.
             document.files_changed = True
             return True

@@ -13,7 +13,13 @@ from test_session import FakeExporter, Harness, finished
 
 from h2j_lsp.session import Document, StateListener
 from h2j_lsp.worker_client import HostSettings
-from helion2json.worker.protocol import Dependency, ExportRequest, ExportResult, failure
+from helion2json.worker.protocol import (
+    Dependency,
+    ExportRequest,
+    ExportResult,
+    failure,
+    text_sha256,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,8 +41,15 @@ class ReadingExporter(FakeExporter):
 
     async def export(self, request: ExportRequest) -> ExportResult:
         reads = self.reads
-        # Read when the request starts, as the worker imports before it exports.
-        digest = hashlib.sha256(reads.read_bytes()).hexdigest() if reads is not None else ""
+        # Read when the request starts, as the worker imports before it exports: the
+        # editor's text where it has unsaved edits, else the file.
+        unsaved = dict(request.unsaved)
+        if reads is None:
+            digest = ""
+        elif str(reads) in unsaved:
+            digest = text_sha256(unsaved[str(reads)])
+        else:
+            digest = hashlib.sha256(reads.read_bytes()).hexdigest()
         result = await super().export(request)
         if self.failing is not None:
             return failure("ImportError: cannot import name 'scale'", self.failing)
@@ -199,3 +212,27 @@ async def test_a_sibling_changed_during_its_export_is_exported_again(tmp_path: P
     assert dependency.sha256 == hashlib.sha256(b"A = 333\n").hexdigest()
     assert len(exporter.requests) == 3
     assert len([e for e in harness.frontend.exports if e[1] == "only"]) == 2
+
+
+async def test_an_open_siblings_unsaved_edits_reach_its_dependents(tmp_path: Path) -> None:
+    harness, helpers = reading(tmp_path, "def scale(x):\n    return x\n")
+    exporter = harness.reading
+    sibling = await opened(harness, helpers.read_text(), name="helpers.py")
+    reader = await opened(harness)
+    assert all(request.unsaved == () for request in exporter.requests)
+
+    before = len(exporter.requests)
+    harness.change(sibling, "def scaled(x):\n    return x\n")
+    assert reader.job is not None
+    await finished(reader)
+    asked_now = [r for r in exporter.requests[before:] if r.path == reader.path]
+    assert len(asked_now) == len(NAMES)
+    assert all(r.unsaved == ((str(helpers), sibling.text),) for r in asked_now)
+
+    # Closed without saving: the file applies again.
+    before = len(exporter.requests)
+    harness.session.close(sibling.uri)
+    await finished(reader)
+    asked_now = exporter.requests[before:]
+    assert len(asked_now) == len(NAMES)
+    assert all(r.unsaved == () for r in asked_now)

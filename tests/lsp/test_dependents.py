@@ -60,6 +60,24 @@ async def test_an_open_sibling_saved_reexports_its_dependent(editor: Editor) -> 
     assert editor.versions[uri] == 1
 
 
+async def test_an_open_siblings_unsaved_edit_reexports_its_dependent(editor: Editor) -> None:
+    helpers = editor.open("unsaved_helpers.py", HELPERS)
+    uri = await opened_ok(editor, "unsaved_helpers")
+
+    # Typing in the sibling (trigger "change"): the worker imports the editor's text.
+    mark = len(editor.exports)
+    editor.change(helpers, RENAMED)
+    assert (await editor.next_export(uri, "add", mark))["ok"] is False
+    [error] = await module_errors(editor, uri)
+    assert error.range.start.line == import_line("unsaved_helpers")
+
+    # Closed without saving: the saved file applies again, and the error goes.
+    mark = len(editor.exports)
+    editor.close(helpers)
+    assert (await editor.next_export(uri, "add", mark))["ok"] is True
+    assert not await module_errors(editor, uri)
+
+
 async def test_a_closed_sibling_changed_on_disk_reexports_its_dependent(editor: Editor) -> None:
     helpers = editor.workspace / "disk_helpers.py"
     helpers.write_text(HELPERS)
