@@ -483,7 +483,7 @@ class WorkerClient:
             assert ready.info is not None
             key = ExportCache.key(request, ready.info.versions())
             if self._cache is not None:
-                hit = self._cache.get(key)
+                hit = self._cache.get(key, dict(request.unsaved))
                 if hit is not None:
                     return replace(hit, cached=True, host=self.host_label)
             self._set_state("exporting")
@@ -595,7 +595,12 @@ class WorkerClient:
     async def _round_trip(self, connection: _Connection, request: ExportRequest) -> ExportResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        wire = replace(request, path=self.settings.to_remote(request.path)).to_wire()
+        to_remote = self.settings.to_remote
+        wire = replace(
+            request,
+            path=to_remote(request.path),
+            unsaved=tuple((to_remote(file), text) for file, text in request.unsaved),
+        ).to_wire()
         answer = connection.request(EXPORT, wire)
         self.round_trips += 1
         timer = loop.call_later(self.settings.timeout_s, self._expire, connection, answer)
