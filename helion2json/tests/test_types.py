@@ -18,6 +18,7 @@ import torch
 from helion2json import ValidationError, export_kernel, validate_spec
 from helion2json.interpret import InterpretError, run_document
 from helion2json.tests.interpret_documents import CONTRACT, END, document, tensor, tiles, window
+from helion2json.tests.kernels import reductions
 
 Op = dict[str, Any]
 
@@ -183,20 +184,11 @@ def test_element_types_are_checked_exactly() -> None:
 # ------------------------------------------------------------------ accumulation precision
 
 
-@helion.kernel(static_shapes=True)
-def row_sums_f16(x: torch.Tensor) -> torch.Tensor:
-    m, _ = x.size()
-    out = torch.empty([m], dtype=x.dtype, device=x.device)
-    for tile_m in hl.tile(m):
-        out[tile_m] = x[tile_m, :].sum(-1)
-    return out
-
-
 def test_f16_sums_accumulate_in_f32_and_round_once() -> None:
     # 2048 + 1 + 1 + ...: each f16 step rounds 2049 back to 2048; f32 keeps every 1.
     x = torch.ones(2, 1025, dtype=torch.float16)
     x[:, 0] = 2048
-    doc = export_kernel(row_sums_f16, (x,), locations=False)
+    doc = export_kernel(reductions.row_sum, (x,), locations=False)
     total = next(op for op in _body(doc) if op["op"] == "torch.sum")
     assert total["type"]["tensor"]["elem"] == "f16"
     (out,) = run_document(doc, (x,))
