@@ -147,6 +147,8 @@ class TileBeginOp(ValueOpModel):
     begin: list[Expr]
     end: list[Expr]
     parallel: bool
+    # The config's block sizes, where ``sizes`` are clamped to the example's static extents.
+    config_sizes: list[Expr] | None = None
 
 
 @op_model(region=Region("hl.tile", "end"))

@@ -34,6 +34,7 @@ from helion2json.core.format_types import (
     Name,
     NewAxisIndex,
     Ret,
+    Scalar,
     ScalarTypeBox,
     SliceOperand,
     SliceSpec,
@@ -95,11 +96,36 @@ class ConfigInfo(FormatModel):
     )
 
 
+class SpecializedScalar(FormatModel):
+    """A scalar argument Helion holds as the example's value."""
+
+    arg: Name
+    value: Scalar
+
+
+class FoldedValue(FormatModel):
+    """A number Helion computed from specialised values; the body holds it as a literal."""
+
+    value: Scalar
+    source: str = Field(description="the kernel's expression Helion folded")
+    loc: Loc | None = None
+
+
+class Specialization(FormatModel):
+    """For which arguments the body is valid (docs/json-format.md, Specialisation)."""
+
+    static_shapes: bool
+    scalars: list[SpecializedScalar] = Field(default_factory=list)
+    guards: list[Expr] = Field(default_factory=list)
+    values: list[FoldedValue] = Field(default_factory=list)
+
+
 class Func(FormatModel):
     name: Name
     args: list[Arg]
     rets: list[Ret]
     body: list[Op]
+    specialization: Specialization | None = None
     config: ConfigInfo | None = None
 
 
@@ -272,13 +298,16 @@ class _CrossChecker:
 
     # -- ops
     def check(self) -> None:
-        for arg in self.func.args:
+        for i, arg in enumerate(self.func.args):
+            self.check_arg_facts(f"args[{i}]", arg)
             if isinstance(arg.type, TensorTypeBox):
                 self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape), arg.type))
             elif isinstance(arg.type, ScalarTypeBox):
                 self.define(arg.id, _Symbol("scalar", type=arg.type))
             else:
                 self.define(arg.id, _Symbol("constant"))
+        if self.func.specialization is not None:
+            self.check_specialization(self.func.specialization)
         for index, op in enumerate(self.func.body):
             self.op_index = index
             self.op_path = f"{self.path}.body[{index}]"
@@ -300,6 +329,20 @@ class _CrossChecker:
             self.error("body", "more than one hl.return")
         elif returns and self.func.body[-1] is not returns[0]:
             self.error("body", "hl.return must be the last op")
+
+    def check_arg_facts(self, where: str, arg: Arg) -> None:
+        rank = len(arg.type.tensor.shape) if isinstance(arg.type, TensorTypeBox) else None
+        if arg.example is not None and (rank is None or len(arg.example.shape) != rank):
+            self.error(f"{where}.example", f"an example shape of another rank than '{arg.id}'")
+        for i, extent in enumerate(arg.specialized or []):
+            if rank is None or extent.axis >= rank:
+                self.error(f"{where}.specialized[{i}]", f"'{arg.id}' has no axis {extent.axis}")
+
+    def check_specialization(self, specialization: Specialization) -> None:
+        where = "specialization"
+        for i, scalar in enumerate(specialization.scalars):
+            self.use(f"{where}.scalars[{i}].arg", scalar.arg)
+        self.exprs(f"{where}.guards", specialization.guards)
 
     def open_region(self, kind: str) -> None:
         assert self.op_index is not None
@@ -420,6 +463,10 @@ class _CrossChecker:
         if not op.iters:
             self.error("iters", "a tile loop needs at least one iterator")
         self.exprs("sizes", op.sizes)
+        if op.config_sizes is not None:
+            if len(op.config_sizes) != len(op.sizes):
+                self.error("config_sizes", "one config block size per tiled dimension")
+            self.exprs("config_sizes", op.config_sizes)
         self.exprs("begin", op.begin)
         self.exprs("end", op.end)
 

@@ -19,6 +19,7 @@ from helion2json.core.capture.result_types import (
     tensor_type,
     type_results,
 )
+from helion2json.core.capture.specialization import argument_facts
 from helion2json.core.capture.symbols import bound_expr
 from helion2json.core.capture.values import Named, SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
@@ -122,10 +123,11 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )
-    for name, value in t.params:
+    for arg, facts, (name, value) in zip(args, argument_facts(t), t.params, strict=True):
         value_type = argument_type(t, name, value)
         if value_type is not None:
             t.names.types[name] = value_type
+        arg.update(facts)
     register_shape_symbols(t)
     return args
 

@@ -108,7 +108,7 @@ def collect_blocks(t: KernelTranslator) -> None:
             block.size = name
             emit_register_block_size(t, name, call, info)
         else:
-            block.size = block_size(t, info)
+            block.size, block.config_size = block_size(t, info)
     t.tiles.loop_bounds = loops.bounds
     t.tiles.loop_positions = loops.positions
 
@@ -148,12 +148,13 @@ def emit_register_block_size(t: KernelTranslator, name: str, stmt: ast.Assign, i
     t.state.body.append(op)
 
 
-def block_size(t: KernelTranslator, info: Any) -> ex.Expr:
+def block_size(t: KernelTranslator, info: Any) -> tuple[ex.Expr, int | None]:
+    """The block's size in the format, and the config's where the two differ."""
     configured = info.from_config(t.config)
     if configured is None:
         if info.reduction:
             # A persistent reduction: no loop is emitted, so no block size is needed.
-            return 0
+            return 0, None
         raise t.unsupported(f"block {info.block_id} has no size in the config", None)
     if isinstance(configured, torch.SymInt):
         # A block size computed by host code (``block_size=k_block``): its value
@@ -169,8 +170,9 @@ def block_size(t: KernelTranslator, info: Any) -> ex.Expr:
     if isinstance(extent, int) and extent > 0:
         # A block larger than a static extent covers it in one iteration; Helion
         # pads to a power of two, so the effective block is that.
-        return min(int(configured), next_power_of_2(extent))
-    return int(configured)
+        clamped = min(int(configured), next_power_of_2(extent))
+        return clamped, (int(configured) if clamped != int(configured) else None)
+    return int(configured), None
 
 
 def find_reduction_sources(t: KernelTranslator) -> None:
@@ -252,7 +254,7 @@ def tile_begin(
                 end_expr = bound_expr(t, ends[i], ast_end, node, values)
         begin_exprs.append(begin_expr)
         end_exprs.append(end_expr)
-    return {
+    op: dict[str, Any] = {
         "op": "hl.tile.begin",
         "iters": [b.iter for b in blocks],
         "sizes": [b.size for b in blocks],
@@ -261,6 +263,11 @@ def tile_begin(
         "end": end_exprs,
         "parallel": parallel,
     }
+    if any(b.config_size is not None for b in blocks):
+        op["config_sizes"] = [
+            b.config_size if b.config_size is not None else b.size for b in blocks
+        ]
+    return op
 
 
 def grid_bounds(

@@ -23,6 +23,7 @@ from helion2json.core.capture.helion_ir import TRACED_ARGUMENTS_META, node_locat
 from helion2json.core.capture.host_values import host_statements_before_device, returns, signature
 from helion2json.core.capture.registry import HANDLERS, describe_target, target_key
 from helion2json.core.capture.result_types import type_results
+from helion2json.core.capture.specialization import specialization
 from helion2json.core.capture.symbols import evaluate_int, sym_expr, sym_node
 from helion2json.core.capture.tiles import collect_blocks, find_reduction_sources, translate_root
 from helion2json.core.capture.values import (
@@ -231,7 +232,14 @@ class KernelTranslator:
                 translate_root(self, position, root_id)
             rets, values = returns(self)
             self.emit({"op": "hl.return", "values": values}, None)
-        return {"name": self.kernel_name, "args": args, "rets": rets, "body": self.state.body}
+            specialized = specialization(self)
+        return {
+            "name": self.kernel_name,
+            "args": args,
+            "rets": rets,
+            "body": self.state.body,
+            "specialization": specialized,
+        }
 
     def resolve_config(self) -> Any:
         """The config to export: the one asked for, else the one ``choose_config`` picks.
