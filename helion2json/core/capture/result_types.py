@@ -11,10 +11,15 @@ type here, never in its handler. The type comes, in order of precedence:
 - from a type the caller gives for a value that is not its node's (a reduction
   loop folding a partial result into its accumulator);
 - else from Helion's FX metadata (``node.meta["val"]``, a fake tensor or a
-  symbolic scalar): its extents go through the symbol translation the body
-  uses, so a tile's block-size symbol reads as ``size(tile)`` (the format's
-  clamped tile, where Helion pads) and a load padded with ``pad_to`` has the
-  padded extents.
+  symbolic scalar): its element type, and its extents through the symbol
+  translation the body uses, so a tile's block-size symbol reads as
+  ``size(tile)`` (the format's clamped tile, where Helion pads) and a load
+  padded with ``pad_to`` has the padded extents. Where the format's own rules
+  give the extents from the operands (a slice's ``sizes``, an index, PyTorch
+  broadcasting), those win: Helion's IR shares one symbol between blocks of
+  equal size and writes the example's number for a window's ``dim(q,2)``.
+
+In a combine function values are elements: tensors of shape ``[]``.
 """
 
 from __future__ import annotations
