@@ -82,9 +82,28 @@ class ConstantTypeBox(FormatModel):
 ConstantType = DtypeTypeBox | DeviceTypeBox | NoneTypeBox | ConstantTypeBox
 
 
+class TensorExample(FormatModel):
+    """The extents of the example tensor the document was made with."""
+
+    shape: list[int]
+
+
+class SpecializedExtent(FormatModel):
+    """An extent of a tensor argument that the body holds as the example's number."""
+
+    axis: int = Field(ge=0)
+    value: int
+    # What fixed it: the kernel (hl.specialize) or the shape environment (a guard).
+    by: Literal["hl.specialize", "guard"]
+
+
 class Arg(FormatModel):
     id: Name
     type: ValueType | ConstantType
+    # Under static_shapes: the shapes the body is valid for.
+    example: TensorExample | None = None
+    # Otherwise: the extents Helion specialised.
+    specialized: list[SpecializedExtent] | None = None
 
 
 class Ret(FormatModel):

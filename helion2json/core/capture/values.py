@@ -99,6 +99,8 @@ class Block:
     size: ex.Expr
     symbol: sympy.Symbol | None
     reduction: bool
+    # The config's block size where ``size`` is clamped to a static extent.
+    config_size: int | None = None
 
 
 @dataclass
