@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from helion2json.mlir import math as dm
-from helion2json.mlir.elements import generate, read
+from helion2json.mlir.elements import broadcast_shape, generate, loop_nest, read, select
 from helion2json.mlir.lower import Lowering, lowers
 from helion2json.mlir.values import HostValue, ScalarValue, TensorValue, mlir_elem
+from helion2json.mlir.views import VIEWS, device_view, host_view
 
 _REDUCTIONS = (
     "sum",
@@ -78,7 +79,19 @@ def lower_return(lw: Lowering, op: Mapping[str, Any]) -> None:
     values = [lw.lookup(name) for name in op["values"]]
     if not all(isinstance(v, HostValue) for v in values):
         raise lw.error("returns a value that is not a host tensor")
-    lw.returned = [v for v in values if isinstance(v, HostValue)]
+    lw.returned = [_materialized(lw, v) for v in values if isinstance(v, HostValue)]
+
+
+def _materialized(lw: Lowering, host: HostValue) -> HostValue:
+    """``host`` as a memref of its own: a returned view is copied out of the tensor it views."""
+    if host.root is None:
+        return host
+    copy = HostValue("", host.elem, host.dims)
+    ssa = lw.b.assign(f"memref.alloc({', '.join(host.dims)}) : {copy.type}", "host")
+    copy = HostValue(ssa, host.elem, host.dims)
+    with loop_nest(lw, host.dims) as indices:
+        copy.store(lw.b, host.load(lw.b, indices), indices)
+    return copy
 
 
 @lowers("hl.tile.begin_of", "hl.tile.end_of", "hl.tile.id", "hl.tile.count", "hl.tile.index")
@@ -146,76 +159,6 @@ def lower_subscript(lw: Lowering, op: Mapping[str, Any]) -> None:
     lw.define(op["result"], generate(lw, src.elem, shape, dims, element))
 
 
-def _permuted(lw: Lowering, op: Mapping[str, Any], src: TensorValue, order: list[int]) -> None:
-    shape = [src.shape[a] for a in order]
-    dims = [src.dims[a] for a in order]
-
-    def element(indices: list[str]) -> str:
-        positions = [""] * len(order)
-        for result_axis, source_axis in enumerate(order):
-            positions[source_axis] = indices[result_axis]
-        return lw.b.assign(f"tensor.extract {src.ssa}[{', '.join(positions)}] : {src.type}")
-
-    lw.define(op["result"], generate(lw, src.elem, shape, dims, element))
-
-
-def _device_view(lw: Lowering, op: Mapping[str, Any], name: str, src: TensorValue) -> None:
-    attrs = op.get("attrs") or {}
-    rank = len(src.shape)
-    if name == "unsqueeze":
-        at = int(attrs["dim"]) % (rank + 1)
-        order_shape = list(src.shape)
-        order_shape.insert(at, 1)
-        dims = list(src.dims)
-        dims.insert(at, lw.b.index(1))
-
-        def element(indices: list[str]) -> str:
-            positions = indices[:at] + indices[at + 1 :]
-            return lw.b.assign(f"tensor.extract {src.ssa}[{', '.join(positions)}] : {src.type}")
-
-        lw.define(op["result"], generate(lw, src.elem, order_shape, dims, element))
-    elif name == "squeeze":
-        axes = dm._axes(attrs.get("dim"), rank)
-        kept = [a for a in range(rank) if a not in axes or src.shape[a] not in (1,)]
-        zero = lw.b.index(0)
-
-        def element(indices: list[str]) -> str:
-            lookup = dict(zip(kept, indices, strict=True))
-            positions = [lookup.get(a, zero) for a in range(rank)]
-            return lw.b.assign(f"tensor.extract {src.ssa}[{', '.join(positions)}] : {src.type}")
-
-        lw.define(
-            op["result"],
-            generate(
-                lw, src.elem, [src.shape[a] for a in kept], [src.dims[a] for a in kept], element
-            ),
-        )
-    elif name == "permute":
-        _permuted(lw, op, src, [int(d) % rank for d in attrs["dims"]])
-    elif name in ("transpose", "t"):
-        order = list(range(rank))
-        first, second = (int(attrs.get("dim0", 0)) % rank, int(attrs.get("dim1", 1)) % rank)
-        order[first], order[second] = order[second], order[first]
-        _permuted(lw, op, src, order)
-    else:
-        raise lw.error("this view of a device value is not lowered")
-
-
-_VIEWS = (
-    "unsqueeze",
-    "squeeze",
-    "permute",
-    "transpose",
-    "t",
-    "view",
-    "reshape",
-    "flatten",
-    "expand",
-    "slice",
-    "select",
-)
-
-
 @lowers("torch.*")
 def lower_torch(lw: Lowering, op: Mapping[str, Any]) -> None:
     name = dm.aten_name(op)
@@ -225,14 +168,16 @@ def lower_torch(lw: Lowering, op: Mapping[str, Any]) -> None:
         dm.lower_reduction(lw, op, name)
     elif name in _MATMULS:
         dm.lower_matmul(lw, op, name)
-    elif name in _VIEWS:
-        src = lw.lookup(op["args"][0]) if isinstance(op["args"][0], str) else None
-        if isinstance(src, HostValue):
-            raise lw.error("views of host tensors are not lowered")
-        operand = lw.operand(op["args"][0])
+    elif name in VIEWS:
+        source = op["args"][0]
+        host = lw.lookup(source) if isinstance(source, str) else None
+        if isinstance(host, HostValue):
+            lw.define(op["result"], host_view(lw, op, name, host))
+            return
+        operand = lw.operand(source)
         if not isinstance(operand, TensorValue):
             raise lw.error("a view of a scalar")
-        _device_view(lw, op, name, operand)
+        lw.define(op["result"], device_view(lw, op, name, operand))
     elif name in ("full", "scalar_tensor"):
         attrs = op["attrs"]
         elem = dm.recorded_elem(op) or mlir_elem(attrs.get("dtype") or "f32")
@@ -312,8 +257,6 @@ def lower_split(lw: Lowering, op: Mapping[str, Any]) -> None:
 def lower_join(lw: Lowering, op: Mapping[str, Any]) -> None:
     first, second = (lw.operand(arg) for arg in op["args"])
     elem = dm.recorded_elem(op) or dm.promoted([first, second])
-    from helion2json.mlir.elements import broadcast_shape, select
-
     shape, dims = broadcast_shape(lw, [first, second])
     b = lw.b
 

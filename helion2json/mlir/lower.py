@@ -172,6 +172,11 @@ class Lowering:
                 return None
             if isinstance(node, ex.Num) and isinstance(node.value, int):
                 return int(node.value)
+            if isinstance(node, ex.Size):
+                # A tile of block 1 (an hl.grid index) has extent 1 in every iteration.
+                tile = self.lookup(node.tile)
+                if isinstance(tile, TileValue) and tile.static_block == 1:
+                    return 1
         return None
 
     def _node(self, node: ex.Node) -> ScalarValue:
@@ -300,6 +305,9 @@ class Lowering:
         if isinstance(value, str):
             if value in _NON_FINITE:
                 return ScalarValue(self.b.constant(_NON_FINITE[value], "f64"), "f64")
+            if not value.isidentifier():
+                # Scalar attributes may be expressions of scalars ("1 + seed").
+                return self.operand({"expr": value})
             named = self.lookup(value)
             if isinstance(named, TileValue):
                 return ScalarValue(self.b.convert(named.offset, "index", "i64"), "i64")
@@ -352,18 +360,47 @@ class Lowering:
 
     def block(self, nodes: Sequence[Node]) -> None:
         for node in nodes:
-            self.op = node.op
-            name = node.op.get("op")
-            if name == "hl.tile.begin":
-                self.tile_loop(node)
-            elif name == "hl.if.begin":
-                self.branch(node)
-            else:
-                name = str(name)
-                handler = HANDLERS.get("torch.*" if name.startswith("torch.") else name)
-                if handler is None:
-                    raise self.error("this op is not lowered to MLIR")
-                handler(self, node.op)
+            try:
+                self.node(node)
+            except LoweringError as exc:
+                if exc.op is None:
+                    # Element-type and other op-agnostic errors get the op they arose in.
+                    op, loc = node.op.get("op"), node.op.get("loc")
+                    raise LoweringError(exc.message, op=op, loc=loc) from None
+                raise
+
+    def node(self, node: Node) -> None:
+        self.op = node.op
+        name = str(node.op.get("op"))
+        if name == "hl.tile.begin":
+            self.tile_loop(node)
+        elif name == "hl.if.begin":
+            self.branch(node)
+        else:
+            handler = HANDLERS.get("torch.*" if name.startswith("torch.") else name)
+            if handler is None:
+                raise self.error("this op is not lowered to MLIR")
+            handler(self, node.op)
+            self.refine_to_recorded_types(node.op)
+
+    def refine_to_recorded_types(self, op: Mapping[str, Any]) -> None:
+        """Make the extents the document records as numbers static in the values' types:
+        an axis of extent 1 then broadcasts, whatever the tile sizes at run time."""
+        types = op.get("types") or ([op["type"]] if op.get("type") else [])
+        for name, recorded in zip(results_of(op), types, strict=False):
+            value = self.scopes[-1].get(name)
+            if not isinstance(value, TensorValue) or "tensor" not in recorded:
+                continue
+            extents = recorded["tensor"].get("shape", [])
+            if len(extents) != len(value.shape):
+                raise self.error(
+                    f"'{name}' has rank {len(value.shape)}, its recorded type {len(extents)}"
+                )
+            shape = [
+                self.static_extent(extent) if known is None else known
+                for extent, known in zip(extents, value.shape, strict=True)
+            ]
+            self.scopes[-1][name] = self.cast(value, shape)
 
     def carried(self, nodes: Sequence[Node]) -> list[str]:
         return [name for name in assigned_names(nodes) if self.has(name)]
@@ -408,11 +445,11 @@ class Lowering:
             begin = self.index_expr(op["begin"][position])
             end = self.index_expr(op["end"][position])
             block = self.index_expr(op["sizes"][position])
-            loops.append((tile_name, begin, end, block))
+            loops.append((tile_name, begin, end, block, self.static_extent(op["sizes"][position])))
         current = [value.ssa for value in initial]
         results: list[str] = []
         tiles: dict[str, Value] = {}
-        for tile_name, begin, end, block in loops:
+        for tile_name, begin, end, block, static_block in loops:
             offset = b.fresh("off")
             args = [b.fresh("it") for _ in names]
             carry = ", ".join(f"{a} = {c}" for a, c in zip(args, current, strict=True))
@@ -424,7 +461,7 @@ class Lowering:
             b.depth += 1
             remaining = b.assign(f"arith.subi {end}, {offset} : index")
             size = b.assign(f"arith.minsi {block}, {remaining} : index")
-            tiles[tile_name] = TileValue(offset, size, block, begin, end)
+            tiles[tile_name] = TileValue(offset, size, block, begin, end, static_block)
             results.append(result)
             current = args
         with self.scope() as scope:

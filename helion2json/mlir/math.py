@@ -259,8 +259,6 @@ POINTWISE: dict[str, tuple[Payload, str]] = {
     "convert_element_type": (_identity, "dtype"),
     "_to_copy": (_identity, "dtype"),
     "clone": (_identity, "same"),
-    "alias": (_identity, "same"),
-    "contiguous": (_identity, "same"),
 }
 _COMPARISONS = {
     "eq": ("oeq", "eq"),

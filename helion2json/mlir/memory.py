@@ -54,22 +54,32 @@ def lower_alloc(lw: Lowering, op: Mapping[str, Any]) -> None:
     lw.define(op["result"], host)
 
 
-def load_slice(lw: Lowering, spec: Mapping[str, Any]) -> TensorValue:
+def slice_plan(lw: Lowering, spec: Mapping[str, Any]) -> tuple[HostValue, IndexPlan]:
+    """The host tensor a slice reads and its window as an index plan."""
     base = lw.host(spec["base"])
     if len(spec["offsets"]) != len(base.dims) or len(spec["sizes"]) != len(base.dims):
         raise lw.error(f"a slice of '{spec['base']}' needs one offset and size per axis")
     offsets = [lw.index_expr(offset) for offset in spec["offsets"]]
-    shape = tuple(lw.static_extent(size) for size in spec["sizes"])
-    dims = tuple(lw.index_expr(size) for size in spec["sizes"])
-
-    def element(indices: list[str]) -> str:
-        positions = [
+    plan = IndexPlan(
+        tuple(lw.static_extent(size) for size in spec["sizes"]),
+        tuple(lw.index_expr(size) for size in spec["sizes"]),
+        lambda indices: [
             lw.b.assign(f"arith.addi {offset}, {index} : index")
             for offset, index in zip(offsets, indices, strict=True)
-        ]
-        return lw.b.assign(f"memref.load {base.ssa}[{', '.join(positions)}] : {base.type}")
+        ],
+    )
+    return base, plan
 
-    return generate(lw, base.elem, shape, dims, element)
+
+def load_slice(lw: Lowering, spec: Mapping[str, Any]) -> TensorValue:
+    base, plan = slice_plan(lw, spec)
+    return generate(
+        lw,
+        base.elem,
+        plan.shape,
+        plan.dims,
+        lambda indices: base.load(lw.b, plan.positions(indices)),
+    )
 
 
 def index_plan(lw: Lowering, base: HostValue, entries: Sequence[Mapping[str, Any]]) -> IndexPlan:
@@ -165,17 +175,7 @@ def _mask_flag(lw: Lowering, name: str | None, indices: list[str]) -> str | None
 @lowers("hl.load")
 def lower_load(lw: Lowering, op: Mapping[str, Any]) -> None:
     if op.get("slice") is not None:
-        spec = op["slice"]
-        base = lw.host(spec["base"])
-        offsets = [lw.index_expr(offset) for offset in spec["offsets"]]
-        plan = IndexPlan(
-            tuple(lw.static_extent(size) for size in spec["sizes"]),
-            tuple(lw.index_expr(size) for size in spec["sizes"]),
-            lambda indices: [
-                lw.b.assign(f"arith.addi {offset}, {index} : index")
-                for offset, index in zip(offsets, indices, strict=True)
-            ],
-        )
+        base, plan = slice_plan(lw, op["slice"])
     else:
         base = lw.host(op["base"])
         plan = index_plan(lw, base, op["index"])
@@ -186,9 +186,7 @@ def lower_load(lw: Lowering, op: Mapping[str, Any]) -> None:
         return select(
             lw,
             flag,
-            lambda: lw.b.assign(
-                f"memref.load {base.ssa}[{', '.join(plan.positions(indices))}] : {base.type}"
-            ),
+            lambda: base.load(lw.b, plan.positions(indices)),
             lambda: lw.b.constant(0, base.elem),
             base.elem,
         )
@@ -254,7 +252,7 @@ def lower_store_slice(lw: Lowering, op: Mapping[str, Any]) -> None:
                 lw.b.assign(f"arith.addi {offset}, {index} : index")
                 for offset, index in zip(offsets, indices, strict=True)
             ]
-            lw.b.line(f"memref.store {element}, {dst.ssa}[{', '.join(positions)}] : {dst.type}")
+            dst.store(lw.b, element, positions)
 
 
 @lowers("hl.store")
@@ -267,7 +265,7 @@ def lower_store(lw: Lowering, op: Mapping[str, Any]) -> None:
         with when(lw, flag):
             element = _store_element(lw, src, indices, dst.elem)
             positions = plan.positions(indices)
-            lw.b.line(f"memref.store {element}, {dst.ssa}[{', '.join(positions)}] : {dst.type}")
+            dst.store(lw.b, element, positions)
 
 
 _INT_UPDATES = {
@@ -298,9 +296,9 @@ def lower_atomic(lw: Lowering, op: Mapping[str, Any]) -> None:
     if name not in updates and name not in ("hl.atomic_xchg", "hl.atomic_cas"):
         raise lw.error(f"{name} of {dst.elem} elements")
     with loop_nest(lw, plan.dims) as indices:
-        positions = ", ".join(plan.positions(indices))
+        positions = plan.positions(indices)
         value = _store_element(lw, src, indices, dst.elem)
-        old = lw.b.assign(f"memref.load {dst.ssa}[{positions}] : {dst.type}")
+        old = dst.load(lw.b, positions)
         if name == "hl.atomic_xchg":
             new = value
         elif name == "hl.atomic_cas":
@@ -311,4 +309,4 @@ def lower_atomic(lw: Lowering, op: Mapping[str, Any]) -> None:
             new = lw.b.assign(f"arith.select {same}, {value}, {old} : {dst.elem}")
         else:
             new = lw.b.assign(f"{updates[name]} {old}, {value} : {dst.elem}")
-        lw.b.line(f"memref.store {new}, {dst.ssa}[{positions}] : {dst.type}")
+        dst.store(lw.b, new, positions)

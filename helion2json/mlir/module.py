@@ -59,7 +59,10 @@ def kernel_function(function: Mapping[str, Any]) -> tuple[str, list[HostValue]]:
     for name, kind, declared in parameters(function):
         ssa = f"%arg_{name}"
         if kind == "tensor":
-            elem = mlir_elem(declared["elem"])
+            try:
+                elem = mlir_elem(declared["elem"])
+            except LoweringError as exc:
+                raise LoweringError(f"argument {name!r}: {exc.message}") from None
             rank = len(declared["shape"])
             host = HostValue(ssa, elem, ("",) * rank)
             signature.append(f"{ssa}: {host.type}")

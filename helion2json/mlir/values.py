@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -90,17 +90,42 @@ class ScalarValue:
         return self.elem
 
 
+Locate = Callable[["Builder", list[str]], list[str]]
+
+
 @dataclass(frozen=True)
 class HostValue:
-    """A host tensor (an argument or an allocation): ``memref<?x...xT>`` with its extents."""
+    """A host tensor: ``memref<?x...xT>`` with its extents (an argument, an allocation), or a
+    view of one (host code's ``reshape``, ``transpose``...): ``locate`` maps a position of
+    the view to one of ``root``, the memref it views, and ``contiguous`` says whether the
+    view's elements are in row-major order in it (a reshape needs that)."""
 
     ssa: str
     elem: str
     dims: tuple[str, ...]
+    root: HostValue | None = None
+    locate: Locate | None = None
+    contiguous: bool = True
 
     @property
     def type(self) -> str:
         return f"memref<{shape_text([None] * len(self.dims))}{self.elem}>"
+
+    def memref(self) -> HostValue:
+        return self.root if self.root is not None else self
+
+    def address(self, b: Builder, positions: list[str]) -> str:
+        """``%memref[i, j] : type`` of the element at ``positions`` of this tensor."""
+        memref = self.memref()
+        if self.locate is not None:
+            positions = self.locate(b, positions)
+        return f"{memref.ssa}[{', '.join(positions)}] : {memref.type}"
+
+    def load(self, b: Builder, positions: list[str]) -> str:
+        return b.assign(f"memref.load {self.address(b, positions)}")
+
+    def store(self, b: Builder, value: str, positions: list[str]) -> None:
+        b.line(f"memref.store {value}, {self.address(b, positions)}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +137,8 @@ class TileValue:
     block: str
     begin: str
     end: str
+    # The block size when the document writes it as a number (1 for hl.grid loops).
+    static_block: int | None = None
 
 
 Value = TensorValue | ScalarValue | HostValue | TileValue
