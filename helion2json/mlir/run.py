@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from helion2json.core.dtypes import torch_dtype
 from helion2json.mlir.module import harness, select_function
 from helion2json.mlir.tools import Tools, find_tools, lower_to_llvm, run_main
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["MlirCheck", "check_with_mlir", "decode_outputs", "run_with_mlir"]
 
@@ -26,6 +26,8 @@ _PRINTED = re.compile(r"sizes = \[([0-9, ]*)\][^\n]*data =\s*\n?(.*?)(?=Unranked
 
 def decode_outputs(printed: str, elems: Sequence[str]) -> list[torch.Tensor]:
     """The tensors ``printMemrefI64`` printed, their bits read back as ``elems``."""
+    import torch
+
     found = _PRINTED.findall(printed)
     if len(found) != len(elems):
         raise ValueError(f"mlir-runner printed {len(found)} outputs, expected {len(elems)}")
@@ -39,6 +41,10 @@ def decode_outputs(printed: str, elems: Sequence[str]) -> list[torch.Tensor]:
 
 
 def _from_bits(bits: torch.Tensor, elem: str) -> torch.Tensor:
+    import torch
+
+    from helion2json.core.dtypes import torch_dtype
+
     if elem == "f64":
         return bits.view(torch.float64)
     if elem in ("f32", "f16", "bf16"):
@@ -84,6 +90,8 @@ def check_with_mlir(
     tools: Tools | None = None,
 ) -> MlirCheck:
     """Run ``document`` with MLIR and with the interpreter on copies of ``args``; compare."""
+    import torch
+
     from helion2json.core.verify import compare_tensors, tolerance
     from helion2json.interpret import run_document
 
