@@ -21,32 +21,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+# Run as a script, this folder is on the path: one way of timing for every benchmark.
+from verify_cost import median_seconds
+
 from helion2json.core.export import export_kernel
 from helion2json.mlir import LoweringError, ToolError, find_tools, harness
 from helion2json.mlir.tools import Tools, lower_to_llvm, run_main
 from helion2json.tests.kernels import FAMILIES, Family
-
-
-def median_seconds(action: Callable[[], Any], runs: int, before: Callable[[], None]) -> float:
-    before()
-    action()  # warm-up: first-call costs (imports, caches) are not the steady state
-    samples = []
-    for _ in range(runs):
-        before()
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 @dataclass
@@ -81,13 +70,12 @@ def measure(family: Family, tools: Tools, runs: int) -> Costs:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per measurement")
-    parser.add_argument(
-        "--family", action="append", default=[], help="only these families (repeatable)"
-    )
+    parser.add_argument("--family", action="append", help="only these families (repeatable)")
     options = parser.parse_args(argv)
-    families = [f for f in FAMILIES if not options.family or f.name in options.family]
-    if not families:
-        parser.error(f"no family named {options.family}")
+    wanted = set(options.family or [f.name for f in FAMILIES])
+    families = [family for family in FAMILIES if family.name in wanted]
+    if len(families) != len(wanted):
+        parser.error(f"unknown family in {sorted(wanted)}")
     try:
         tools = find_tools()
     except ToolError as exc:
