@@ -91,7 +91,7 @@ def test_example_runs_under_mlir(path: Any, name: str, text: str) -> None:
 # ------------------------------------------------------------------ small documents
 
 
-def _document(
+def document_of(
     body: list[dict[str, Any]], args: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     tensor = {"tensor": {"shape": ["?", "?"], "elem": "f32"}}
@@ -113,7 +113,7 @@ def _document(
 
 def _scaled_rows(op: dict[str, Any]) -> dict[str, Any]:
     load = {"slice": {"base": "x", "offsets": ["tile_m", 0], "sizes": ["size(tile_m)", "dim(x,1)"]}}
-    return _document(
+    return document_of(
         [
             {"op": "hl.alloc", "shape": ["dim(x,0)", "dim(x,1)"], "dtype": "f32", "result": "out"},
             {

@@ -13,6 +13,7 @@ import pytest
 
 from helion2json.core.verify_cli import main as verify_main
 from helion2json.mlir import ToolError, find_tools
+from helion2json.tests.test_mlir import document_of
 
 REPO = Path(__file__).parents[2]
 MATMUL = ["--entry", "examples/matmul.py:matmul", "--arg", "torch.randn(6, 8)"]
@@ -49,30 +50,14 @@ def test_mlir_from_an_entry_writes_the_kernel_and_its_harness(tmp_path: Path) ->
 
 
 def _tiny_document(op: dict[str, Any]) -> dict[str, Any]:
-    tensor = {"tensor": {"shape": ["?"], "elem": "f32"}}
-    return {
-        "version": 1,
-        "module": {
-            "name": "m",
-            "funcs": [
-                {
-                    "name": "k",
-                    "args": [{"id": "x", "type": tensor}],
-                    "rets": [{"type": tensor}],
-                    "body": [
-                        {**op, "result": "y", "loc": {"file": "k.py", "line": 3}},
-                        {"op": "hl.return", "values": ["x"]},
-                    ],
-                }
-            ],
-        },
-    }
+    located = {**op, "result": "y", "loc": {"file": "k.py", "line": 3}}
+    return document_of([located, {"op": "hl.return", "values": ["x"]}])
 
 
 def test_mlir_from_a_file_prints_the_kernel_alone(tmp_path: Path) -> None:
     path = tmp_path / "k.helion.json"
     path.write_text(
-        json.dumps(_tiny_document({"op": "hl.zeros", "shape": ["dim(x,0)"], "dtype": "f32"}))
+        json.dumps(_tiny_document({"op": "hl.zeros", "shape": ["dim(x,0)", 2], "dtype": "f32"}))
     )
     done = helion2json("mlir", str(path))
     assert done.returncode == 0, done.stderr
