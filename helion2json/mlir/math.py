@@ -67,8 +67,8 @@ def recorded_elem(op: Mapping[str, Any], position: int = 0) -> str | None:
 def promoted(operands: Sequence[Operand]) -> str:
     """The element type operands compute in: the widest of the tensors' highest category;
     a scalar of a higher category than every tensor gives ``f32`` or ``i64``."""
-    tensors = [o.elem for o in operands if isinstance(o, TensorValue)]
-    scalars = [o.elem for o in operands if isinstance(o, ScalarValue)]
+    tensors = [o.elem for o in operands if isinstance(o, TensorValue) or o.typed]
+    scalars = [o.elem for o in operands if isinstance(o, ScalarValue) and not o.typed]
     if not tensors:
         tensors = scalars
         scalars = []
@@ -325,7 +325,12 @@ def lower_pointwise(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
         return lw.b.convert(value, compute, result)
 
     try:
-        lw.define(op["result"], generate(lw, result, shape, dims, element))
+        if any(isinstance(operand, TensorValue) for operand in operands):
+            lw.define(op["result"], generate(lw, result, shape, dims, element))
+        else:
+            # Scalars in, a scalar out: a combine function's body computes element by element.
+            typed = any(isinstance(o, ScalarValue) and o.typed for o in operands)
+            lw.define(op["result"], ScalarValue(element([]), result, typed=typed))
     except ValueError as exc:
         raise lw.error(str(exc)) from None
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from helion2json.mlir.elements import generate, loop_nest, read, select, when
+from helion2json.mlir.elements import broadcast_shape, generate, loop_nest, read, select, when
 from helion2json.mlir.lower import Lowering, lowers
 from helion2json.mlir.values import (
     HostValue,
@@ -89,9 +89,15 @@ def index_plan(lw: Lowering, base: HostValue, entries: Sequence[Mapping[str, Any
     dims: list[str] = []
     # Per base axis: how to compute its position from the result indices.
     getters: list[Callable[[list[str]], str]] = []
-    tensors = [entry for entry in entries if "tensor" in entry]
-    if len(tensors) > 1 and any(len(_tensor(lw, e).shape) != 1 for e in tensors):
-        raise lw.error("several index tensors that are not all one-dimensional")
+    tensor_at = [i for i, entry in enumerate(entries) if "tensor" in entry]
+    tensors = [_tensor(lw, entries[i]) for i in tensor_at]
+    # Several index tensors, one of two or more axes: broadcast together, their axes
+    # stand where the first one does (they must be adjacent).
+    joint = len(tensors) > 1 and any(len(t.shape) != 1 for t in tensors)
+    if joint and tensor_at != list(range(tensor_at[0], tensor_at[0] + len(tensor_at))):
+        raise lw.error("index tensors broadcast together must be adjacent entries")
+    joint_shape, joint_dims = broadcast_shape(lw, tensors) if joint else ((), ())
+    joint_first = 0
     axis = 0
     for entry in entries:
         if axis >= len(base.dims) and "newaxis" not in entry:
@@ -119,12 +125,19 @@ def index_plan(lw: Lowering, base: HostValue, entries: Sequence[Mapping[str, Any
             shape.append(1)
             dims.append(lw.b.index(1))
             continue
+        elif "tensor" in entry and joint:
+            positions = _tensor(lw, entry)
+            if entry is entries[tensor_at[0]]:
+                joint_first = len(shape)
+                shape.extend(joint_shape)
+                dims.extend(joint_dims)
+            getters.append(_gather_getter(lw, positions, joint_first, len(joint_shape)))
         elif "tensor" in entry:
             positions = _tensor(lw, entry)
             first = len(shape)
             shape.extend(positions.shape)
             dims.extend(positions.dims)
-            getters.append(_gather_getter(lw, positions, first))
+            getters.append(_gather_getter(lw, positions, first, len(positions.shape)))
         else:
             raise lw.error(f"unknown index entry {dict(entry)!r}")
         axis += 1
@@ -155,9 +168,14 @@ def _offset_getter(lw: Lowering, offset: str, at: int) -> Callable[[list[str]], 
     return lambda indices: lw.b.assign(f"arith.addi {offset}, {indices[at]} : index")
 
 
-def _gather_getter(lw: Lowering, positions: TensorValue, first: int) -> Callable[[list[str]], str]:
+def _gather_getter(
+    lw: Lowering, positions: TensorValue, first: int, rank: int
+) -> Callable[[list[str]], str]:
+    """The position an index tensor holds at result axes ``first .. first + rank``
+    (broadcast to them, right-aligned)."""
+
     def getter(indices: list[str]) -> str:
-        own = indices[first : first + len(positions.shape)]
+        own = indices[first : first + rank]
         element = read(lw, positions, own)
         return lw.b.convert(element, positions.elem, "index")
 

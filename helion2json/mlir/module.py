@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # The op families register their lowering when imported.
-from helion2json.mlir import device, memory  # noqa: F401
+from helion2json.mlir import combine, device, memory  # noqa: F401
 from helion2json.mlir.lower import Lowering, program_tree
 from helion2json.mlir.values import HostValue, LoweringError, ScalarValue, mlir_elem
 

@@ -80,10 +80,14 @@ class TensorValue:
 
 @dataclass(frozen=True)
 class ScalarValue:
-    """A scalar SSA value of type ``elem`` (``index`` for integer expressions)."""
+    """A scalar SSA value of type ``elem`` (``index`` for integer expressions).
+
+    ``typed``: an element of a tensor (a combine function's parameter), which takes part
+    in type promotion as a tensor does; numbers and scalar arguments do not."""
 
     ssa: str
     elem: str
+    typed: bool = False
 
     @property
     def type(self) -> str:

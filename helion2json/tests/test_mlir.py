@@ -33,9 +33,6 @@ needs_tools = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 # Kernels the lowering refuses: the op its LoweringError names (None: a parameter's type)
 # and why. docs/mlir.md keeps the same table.
 NOT_LOWERED: dict[str, tuple[str | None, str]] = {
-    "argmax_rows": ("hl.reduce", "reductions with a combine function"),
-    "cummax_rows": ("hl.associative_scan", "scans with a combine function"),
-    "cross_entropy": ("hl.load", "several index tensors broadcast together"),
     "dequantize_fp8": (None, "fp8 element types"),
     "quantize_fp8": ("hl.alloc", "fp8 element types"),
     "int_compare": (None, "unsigned element types"),
