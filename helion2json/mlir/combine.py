@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from helion2json.mlir.elements import generate
+from helion2json.mlir.elements import fold_loop, generate
 from helion2json.mlir.lower import Lowering, lowers, program_tree
 from helion2json.mlir.values import ScalarValue, TensorValue
 
@@ -80,22 +80,13 @@ def _fold(
         at[axis] = position
         return [b.assign(f"tensor.extract {s.ssa}[{', '.join(at)}] : {s.type}") for s in sources]
 
-    initial = read(first)
-    one = b.index(1)
-    k, result = b.fresh("k"), b.fresh("fold")
-    carried = [b.fresh("acc") for _ in sources]
-    pairs = ", ".join(f"{c} = {i}" for c, i in zip(carried, initial, strict=True))
-    b.line(
-        f"{result}:{len(sources)} = scf.for {k} = {one} to {count} step {one} "
-        f"iter_args({pairs}) -> ({', '.join(elems)}) {{"
-    )
-    with b.nested():
-        op_name = "arith.addi" if step_sign > 0 else "arith.subi"
+    op_name = "arith.addi" if step_sign > 0 else "arith.subi"
+
+    def step(k: str, carried: list[str]) -> list[str]:
         position = b.assign(f"{op_name} {first}, {k} : index")
-        combined = apply_combine(lw, op["combine"], carried, read(position), elems)
-        b.line(f"scf.yield {', '.join(combined)} : {', '.join(elems)}")
-    b.line("}")
-    return [f"{result}#{i}" for i in range(len(sources))]
+        return apply_combine(lw, op["combine"], carried, read(position), elems)
+
+    return fold_loop(lw, b.index(1), count, read(first), elems, step)
 
 
 @lowers("hl.reduce")

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from helion2json.mlir import math as dm
-from helion2json.mlir.elements import broadcast_shape, generate, loop_nest, read, select
+from helion2json.mlir.elements import (
+    broadcast_shape,
+    fold_loop,
+    generate,
+    loop_nest,
+    read,
+    select,
+)
 from helion2json.mlir.lower import Lowering, lowers
 from helion2json.mlir.values import HostValue, ScalarValue, TensorValue, mlir_elem
 from helion2json.mlir.views import VIEWS, device_view, host_view
@@ -162,7 +169,7 @@ def lower_subscript(lw: Lowering, op: Mapping[str, Any]) -> None:
 @lowers("torch.*")
 def lower_torch(lw: Lowering, op: Mapping[str, Any]) -> None:
     name = dm.aten_name(op)
-    if name in dm.POINTWISE or name in dm._COMPARISONS:
+    if name in dm.POINTWISE or name in dm.COMPARISONS:
         dm.lower_pointwise(lw, op, name)
     elif name in _REDUCTIONS:
         dm.lower_reduction(lw, op, name)
@@ -220,19 +227,15 @@ def lower_scan(lw: Lowering, op: Mapping[str, Any]) -> None:
             low, high = indices[axis], src.dims[axis]
         else:
             low, high = b.index(0), b.assign(f"arith.addi {indices[axis]}, {one} : index")
-        k, total, acc = b.fresh("k"), b.fresh("scan"), b.fresh("acc")
-        init = dm._identity_of(b, fold, src.elem)
-        b.line(
-            f"{total} = scf.for {k} = {low} to {high} step {one} iter_args({acc} = {init})"
-            f" -> ({src.elem}) {{"
-        )
-        with b.nested():
+
+        def step(k: str, carried: list[str]) -> list[str]:
             positions = list(indices)
             positions[axis] = k
             x = b.assign(f"tensor.extract {src.ssa}[{', '.join(positions)}] : {src.type}")
-            b.line(f"scf.yield {dm._fold(b, fold, src.elem, acc, x)} : {src.elem}")
-        b.line("}")
-        return total
+            return [dm.fold_op(b, fold, src.elem, carried[0], x)]
+
+        init = dm.identity_of(b, fold, src.elem)
+        return fold_loop(lw, low, high, [init], [src.elem], step)[0]
 
     lw.define(op["result"], generate(lw, src.elem, src.shape, src.dims, element))
 

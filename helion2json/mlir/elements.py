@@ -131,3 +131,28 @@ def select(
         b.line(f"scf.yield {otherwise()} : {elem}")
     b.line("}")
     return result
+
+
+def fold_loop(
+    lw: Lowering,
+    lower: str,
+    upper: str,
+    inits: Sequence[str],
+    types: Sequence[str],
+    step: Callable[[str, list[str]], list[str]],
+) -> list[str]:
+    """An ``scf.for`` from ``lower`` to ``upper`` carrying ``inits``: each iteration's new
+    values are ``step(index, carried)``; returns the final values."""
+    b = lw.b
+    one = b.index(1)
+    index, result = b.fresh("k"), b.fresh("fold")
+    carried = [b.fresh("acc") for _ in inits]
+    pairs = ", ".join(f"{c} = {i}" for c, i in zip(carried, inits, strict=True))
+    b.line(
+        f"{result}:{len(inits)} = scf.for {index} = {lower} to {upper} step {one} "
+        f"iter_args({pairs}) -> ({', '.join(types)}) {{"
+    )
+    with b.nested():
+        b.line(f"scf.yield {', '.join(step(index, carried))} : {', '.join(types)}")
+    b.line("}")
+    return [f"{result}#{i}" for i in range(len(inits))]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from helion2json.mlir.elements import broadcast_shape, generate, read
+from helion2json.mlir.elements import broadcast_shape, fold_loop, generate, read
 from helion2json.mlir.lower import Lowering, lowers
 from helion2json.mlir.values import (
     Builder,
@@ -260,7 +260,7 @@ POINTWISE: dict[str, tuple[Payload, str]] = {
     "_to_copy": (_identity, "dtype"),
     "clone": (_identity, "same"),
 }
-_COMPARISONS = {
+COMPARISONS = {
     "eq": ("oeq", "eq"),
     "ne": ("une", "ne"),
     "lt": ("olt", "slt"),
@@ -288,7 +288,7 @@ def lower_pointwise(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
     attrs = op.get("attrs") or {}
     operands: list[Operand] = [lw.operand(arg) for arg in op.get("args", [])]
     logical = name in ("logical_and", "logical_or", "logical_not")
-    if name in _COMPARISONS:
+    if name in COMPARISONS:
         kind = "compare"
     else:
         payload, kind = POINTWISE[name]
@@ -318,7 +318,7 @@ def lower_pointwise(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
             target = "i1" if name == "where" and position == 0 else compute
             xs.append(lw.b.convert(x, operand.elem, target))
         if kind == "compare":
-            float_pred, int_pred = _COMPARISONS[name]
+            float_pred, int_pred = COMPARISONS[name]
             compare = f"arith.cmpf {float_pred}" if is_float(compute) else f"arith.cmpi {int_pred}"
             return lw.b.assign(f"{compare}, {xs[0]}, {xs[1]} : {compute}")
         value = payload(lw.b, xs, compute, {**text_attrs, **scalar_attrs})
@@ -338,7 +338,7 @@ def lower_pointwise(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
 # ------------------------------------------------------------------ reductions
 
 
-def _axes(dims: Any, rank: int) -> list[int]:
+def reduced_axes(dims: Any, rank: int) -> list[int]:
     if dims is None or dims == []:
         return list(range(rank))
     items = dims if isinstance(dims, list) else [dims]
@@ -358,7 +358,7 @@ _FOLDS = {
 }
 
 
-def _identity_of(b: Builder, fold: str, t: str) -> str:
+def identity_of(b: Builder, fold: str, t: str) -> str:
     values = {
         "add": 0,
         "mul": 1,
@@ -370,7 +370,7 @@ def _identity_of(b: Builder, fold: str, t: str) -> str:
     return b.constant(values[fold], t)
 
 
-def _fold(b: Builder, fold: str, t: str, acc: str, x: str) -> str:
+def fold_op(b: Builder, fold: str, t: str, acc: str, x: str) -> str:
     ops = {
         "add": ("arith.addf", "arith.addi"),
         "mul": ("arith.mulf", "arith.muli"),
@@ -394,30 +394,20 @@ def reduce_loop(
 ) -> list[str]:
     """Fold ``source``'s elements over ``axes`` at the outer position ``outer`` (None on a
     reduced axis) with ``step(carried, source_indices)``, in index order."""
-    b = lw.b
-    carried = inits
     positions: list[str] = [p if p is not None else "" for p in outer]
-    closes = []
-    for axis in axes:
-        zero, one = b.index(0), b.index(1)
-        index, result = b.fresh("r"), b.fresh("fold")
-        args = [b.fresh("acc") for _ in carried]
-        pairs = ", ".join(f"{a} = {c}" for a, c in zip(args, carried, strict=True))
-        b.line(
-            f"{result}:{len(args)} = scf.for {index} = {zero} to {source.dims[axis]} step "
-            f"{one} iter_args({pairs}) -> ({', '.join(types)}) {{"
-        )
-        b.depth += 1
-        positions[axis] = index
-        carried = args
-        closes.append(result)
-    new = step(carried, positions)
-    for result in reversed(closes):
-        b.line(f"scf.yield {', '.join(new)} : {', '.join(types)}")
-        b.depth -= 1
-        b.line("}")
-        new = [f"{result}#{i}" for i in range(len(types))]
-    return new
+
+    def nest(level: int, carried: list[str]) -> list[str]:
+        if level == len(axes):
+            return step(carried, positions)
+
+        def iteration(index: str, values: list[str]) -> list[str]:
+            positions[axes[level]] = index
+            return nest(level + 1, values)
+
+        zero = lw.b.index(0)
+        return fold_loop(lw, zero, source.dims[axes[level]], carried, types, iteration)
+
+    return nest(0, list(inits))
 
 
 def lower_reduction(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
@@ -426,7 +416,7 @@ def lower_reduction(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
     if not isinstance(source, TensorValue):
         raise lw.error("a reduction of a scalar")
     rank = len(source.shape)
-    axes = _axes(attrs.get("dim"), rank)
+    axes = reduced_axes(attrs.get("dim"), rank)
     keep = bool(attrs.get("keepdim"))
     result = recorded_elem(op) or (
         mlir_elem(attrs["dtype"])
@@ -466,9 +456,9 @@ def lower_reduction(lw: Lowering, op: Mapping[str, Any], name: str) -> None:
 
         def step(carried: list[str], positions: list[str]) -> list[str]:
             x = lw.b.assign(f"tensor.extract {source.ssa}[{', '.join(positions)}] : {source.type}")
-            return [_fold(lw.b, fold, compute, carried[0], lw.b.convert(x, source.elem, compute))]
+            return [fold_op(lw.b, fold, compute, carried[0], lw.b.convert(x, source.elem, compute))]
 
-        init = _identity_of(lw.b, fold, compute)
+        init = identity_of(lw.b, fold, compute)
         total = reduce_loop(lw, source, axes, outer, [init], [compute], step)[0]
         if count is not None:
             total = lw.b.assign(f"arith.divf {total}, {count} : {compute}")
@@ -506,7 +496,7 @@ def _arg_fold(
             b.assign(f"arith.select {wins}, {here}, {carried[1]} : i64"),
         ]
 
-    init = _identity_of(b, "max" if name == "argmax" else "min", t)
+    init = identity_of(b, "max" if name == "argmax" else "min", t)
     found = reduce_loop(lw, source, axes, outer, [init, b.constant(0, "i64")], [t, "i64"], step)
     return b.convert(found[1], "i64", result)
 
@@ -531,16 +521,9 @@ def matmul(
     dims = [*a.dims[:-1], b_.dims[-1]]
 
     def element(indices: list[str]) -> str:
-        zero, one = b.index(0), b.index(1)
-        k, total = b.fresh("k"), b.fresh("dot")
-        partial = b.fresh("acc")
-        init = b.constant(0, compute)
-        b.line(
-            f"{total} = scf.for {k} = {zero} to {a.dims[-1]} step {one} "
-            f"iter_args({partial} = {init}) -> ({compute}) {{"
-        )
-        with b.nested():
-            batch = indices[:1] if batched else []
+        batch = indices[:1] if batched else []
+
+        def step(k: str, partial: list[str]) -> list[str]:
             x = b.assign(
                 f"tensor.extract {a.ssa}[{', '.join([*batch, indices[-2], k])}] : {a.type}"
             )
@@ -549,11 +532,10 @@ def matmul(
             )
             x, y = b.convert(x, a.elem, compute), b.convert(y, b_.elem, compute)
             product = _arith("arith.mulf", "arith.muli")(b, [x, y], compute, {})
-            b.line(
-                f"scf.yield {_arith('arith.addf', 'arith.addi')(b, [partial, product], compute, {})}"
-                f" : {compute}"
-            )
-        b.line("}")
+            return [_arith("arith.addf", "arith.addi")(b, [partial[0], product], compute, {})]
+
+        init = b.constant(0, compute)
+        total = fold_loop(lw, b.index(0), a.dims[-1], [init], [compute], step)[0]
         value = total
         if alpha is not None:
             value = _arith("arith.mulf", "arith.muli")(b, [value, alpha], compute, {})
