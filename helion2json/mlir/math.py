@@ -516,26 +516,13 @@ def matmul(
 ) -> TensorValue:
     """``beta * acc + alpha * (a @ b)`` (batched over a leading axis), accumulated in ``compute``."""
     b = lw.b
-    batched = len(a.shape) == 3
     shape = [*a.shape[:-1], b_.shape[-1]]
     dims = [*a.dims[:-1], b_.dims[-1]]
 
+    product = _linalg_product(lw, a, b_, compute, shape, dims)
+
     def element(indices: list[str]) -> str:
-        batch = indices[:1] if batched else []
-
-        def step(k: str, partial: list[str]) -> list[str]:
-            x = b.assign(
-                f"tensor.extract {a.ssa}[{', '.join([*batch, indices[-2], k])}] : {a.type}"
-            )
-            y = b.assign(
-                f"tensor.extract {b_.ssa}[{', '.join([*batch, k, indices[-1]])}] : {b_.type}"
-            )
-            x, y = b.convert(x, a.elem, compute), b.convert(y, b_.elem, compute)
-            product = _arith("arith.mulf", "arith.muli")(b, [x, y], compute, {})
-            return [_arith("arith.addf", "arith.addi")(b, [partial[0], product], compute, {})]
-
-        init = b.constant(0, compute)
-        total = fold_loop(lw, b.index(0), a.dims[-1], [init], [compute], step)[0]
+        total = read(lw, product, indices)
         value = total
         if alpha is not None:
             value = _arith("arith.mulf", "arith.muli")(b, [value, alpha], compute, {})
@@ -547,6 +534,45 @@ def matmul(
         return b.convert(value, compute, result)
 
     return generate(lw, result, shape, dims, element)
+
+
+def _converted(lw: Lowering, value: TensorValue, elem: str) -> TensorValue:
+    if value.elem == elem:
+        return value
+    return generate(
+        lw,
+        elem,
+        value.shape,
+        value.dims,
+        lambda indices: lw.b.convert(read(lw, value, indices), value.elem, elem),
+    )
+
+
+def _linalg_product(
+    lw: Lowering,
+    a: TensorValue,
+    b_: TensorValue,
+    compute: str,
+    shape: Sequence[int | None],
+    dims: Sequence[str],
+) -> TensorValue:
+    """``a @ b`` in ``compute`` with ``linalg.matmul`` (``linalg.batch_matmul`` for three axes)
+    into a zero-filled tensor: the operands are converted to ``compute`` first."""
+    b = lw.b
+    a, b_ = _converted(lw, a, compute), _converted(lw, b_, compute)
+    result = TensorValue("", compute, tuple(shape), tuple(dims))
+    dynamic = [dim for extent, dim in zip(shape, dims, strict=True) if extent is None]
+    empty = b.assign(f"tensor.empty({', '.join(dynamic)}) : {result.type}")
+    zero = b.constant(0, compute)
+    filled = b.assign(
+        f"linalg.fill ins({zero} : {compute}) outs({empty} : {result.type}) -> {result.type}"
+    )
+    named = "linalg.batch_matmul" if len(shape) == 3 else "linalg.matmul"
+    ssa = b.assign(
+        f"{named} ins({a.ssa}, {b_.ssa} : {a.type}, {b_.type}) "
+        f"outs({filled} : {result.type}) -> {result.type}"
+    )
+    return TensorValue(ssa, compute, tuple(shape), tuple(dims))
 
 
 def _tensor(lw: Lowering, value: Any) -> TensorValue:
