@@ -203,6 +203,27 @@ def test_missing_tools_are_a_clear_error(tmp_path: Any, monkeypatch: pytest.Monk
 
 
 @needs_tools
+def test_a_failing_pass_is_reported_with_the_tool_and_pass() -> None:
+    # Valid MLIR that one-shot bufferization cannot take: linalg.pack on tensors.
+    text = """module {
+  func.func @main() -> tensor<16xf32> {
+    %a = tensor.empty() : tensor<4x4xf32>
+    %d = tensor.empty() : tensor<2x2x2x2xf32>
+    %b = linalg.pack %a inner_dims_pos = [0, 1] inner_tiles = [2, 2] into %d
+        : tensor<4x4xf32> -> tensor<2x2x2x2xf32>
+    %c = tensor.collapse_shape %b [[0, 1, 2, 3]] : tensor<2x2x2x2xf32> into tensor<16xf32>
+    return %c : tensor<16xf32>
+  }
+}
+"""
+    with pytest.raises(ToolError) as raised:
+        lower_to_llvm(TOOLS, text)
+    assert raised.value.tool == "mlir-opt"
+    assert raised.value.stage is not None and raised.value.stage.startswith("one-shot-bufferize")
+    assert "op was not bufferized" in str(raised.value)
+
+
+@needs_tools
 def test_invalid_mlir_is_reported_as_such() -> None:
     with pytest.raises(ToolError) as raised:
         lower_to_llvm(TOOLS, "module { func.func @main() { %0 = arith.addi } }")
