@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             costs = measure(family, tools, options.runs)
         except LoweringError as exc:
             refused += 1
-            print(f"{family.name:<{width}}  not lowered: {exc.op}")
+            print(f"{family.name:<{width}}  not lowered: {str(exc)[:90]}")
             continue
         except Exception as exc:  # one broken family should not hide the others' figures
             failed += 1

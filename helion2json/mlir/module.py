@@ -11,6 +11,7 @@ with ``printMemrefI64`` so that the driver reads them back exactly.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,7 +94,7 @@ def lower_document(document: Mapping[str, Any], *, func: str | None = None) -> s
     lowering cannot express.
     """
     text, _ = kernel_function(select_function(document, func))
-    return f"module {{\n{text}\n}}\n"
+    return f"module {{\n{textwrap.indent(text, '  ')}\n}}\n"
 
 
 def _dense(values: Any, elem: str) -> str:
@@ -195,11 +196,11 @@ def harness(document: Mapping[str, Any], args: Sequence[Any], *, func: str | Non
     b.line("return")
     if len(returned) == 1:
         b.lines = [line.replace(f"{outputs}:1 = ", f"{outputs} = ") for line in b.lines]
-    main = "\n".join(["func.func @main() {", b.text(), "}"])
+    main = textwrap.indent("\n".join(["func.func @main() {", b.text(), "}"]), "  ")
     return "\n".join(
         [
             "module {",
-            kernel,
+            textwrap.indent(kernel, "  "),
             *globals_,
             "  func.func private @printMemrefI64(memref<*xi64>)",
             main,
