@@ -99,13 +99,18 @@ def linear_positions(
     it: Interpreter, dst: torch.Tensor, entries: Sequence[IndexEntry], clamp: bool
 ) -> torch.Tensor:
     """The linear position in ``dst`` of every element an index selects."""
+    items = index_items(it, entries, dst, clamp=clamp)
+    return take(_linear(it, dst), items)
+
+
+def _linear(it: Interpreter, dst: torch.Tensor) -> torch.Tensor:
+    """Each element's linear position in a tensor of ``dst``'s shape."""
     shape = tuple(dst.shape)
     linear = it.linear.get(shape)
     if linear is None:
         linear = torch.arange(dst.numel(), device=dst.device).reshape(shape)
         it.linear[shape] = linear
-    items = index_items(it, entries, dst, clamp=clamp)
-    return take(linear, items)
+    return linear
 
 
 def mask_of(it: Interpreter, name: str | None) -> torch.Tensor | None:
@@ -155,9 +160,11 @@ def execute_store_slice(it: Interpreter, op: StoreSliceOp) -> None:
     if op.sizes is not None:
         # The window is given; the source broadcasts to it.
         extents = [it.int_expr(size) for size in op.sizes]
-        target = dst[window(it, dst, op.offsets, extents)]
+        place = window(it, dst, op.offsets, extents)
+        target = dst[place]
         value = torch.as_tensor(src, device=dst.device).to(dst.dtype).expand(target.shape)
         mask = mask_of(it, op.mask)
+        _note_window_store(it, op.dst, dst, place, mask)
         if mask is not None:
             value = torch.where(mask, value, target)
         target.copy_(value)
@@ -170,8 +177,10 @@ def execute_store_slice(it: Interpreter, op: StoreSliceOp) -> None:
             f"hl.store_slice needs a source of the destination's rank {dst.dim()} "
             f"(its shape gives the window), got {got}"
         )
-    target = dst[window(it, dst, op.offsets, list(src.shape))]
+    place = window(it, dst, op.offsets, list(src.shape))
+    target = dst[place]
     mask = mask_of(it, op.mask)
+    _note_window_store(it, op.dst, dst, place, mask)
     value = src.to(dst.dtype)
     if mask is not None:
         value = torch.where(mask, value, target)
@@ -185,15 +194,30 @@ def execute_store(it: Interpreter, op: StoreOp) -> None:
     mask = mask_of(it, op.mask)
     if mask is None and not any(isinstance(e, TensorIndex) for e in op.index):
         items = index_items(it, op.index, dst, clamp=False)
+        if it.writes.program is not None:
+            it.writes.store(op.dst, dst, take(_linear(it, dst), items))
         dst[tuple(items)] = src.to(dst.dtype) if isinstance(src, torch.Tensor) else src
         return
     positions = linear_positions(it, dst, op.index, clamp=mask is not None)
     values = _broadcast(src, positions.shape, dst)
     if mask is None:
+        it.writes.store(op.dst, dst, positions)
         _write_linear(dst, positions.reshape(-1), values.reshape(-1))
         return
     selected = mask.broadcast_to(positions.shape)
+    it.writes.store(op.dst, dst, positions[selected])
     _write_linear(dst, positions[selected], values[selected])
+
+
+def _note_window_store(
+    it: Interpreter, name: str, dst: torch.Tensor, place: Any, mask: torch.Tensor | None
+) -> None:
+    if it.writes.program is None:
+        return
+    positions = _linear(it, dst)[place]
+    if mask is not None:
+        positions = positions[mask.broadcast_to(positions.shape)]
+    it.writes.store(name, dst, positions)
 
 
 @executes(*get_args(AtomicOp.model_fields["op"].annotation))

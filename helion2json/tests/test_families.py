@@ -31,6 +31,13 @@ SCHEMA = json.loads((Path(__file__).parents[1] / "schema" / "helion2json.schema.
 Func = dict[str, Any]
 Op = dict[str, Any]
 
+# The type of an index: tile offsets, tile properties, block sizes.
+INDEX = {"scalar": "i64"}
+
+
+def tensor(shape: list[Any], elem: str) -> dict[str, Any]:
+    return {"tensor": {"shape": shape, "elem": elem}}
+
 
 class Documents:
     """Each family's exported function, exported on first use."""
@@ -99,6 +106,18 @@ def test_family_exports_a_valid_document(docs: Documents, name: str) -> None:
     validate_spec({"version": 1, "module": {"name": "m", "funcs": [func]}})
     assert func["body"][-1]["op"] == "hl.return"
     assert loops(func)[0]["parallel"] is True
+
+
+@pytest.mark.parametrize("name", [f.name for f in FAMILIES])
+def test_every_value_has_a_type(docs: Documents, name: str) -> None:
+    for op in walk(docs[name]["body"]):
+        result = op.get("result")
+        if result is None:
+            assert "type" not in op and "types" not in op, op["op"]
+        elif isinstance(result, list):
+            assert len(op["types"]) == len(result), op["op"]
+        else:
+            assert "tensor" in op["type"] or "scalar" in op["type"], op["op"]
 
 
 # ------------------------------------------------------------------ elementwise
@@ -194,7 +213,12 @@ def test_tile_properties(docs: Documents) -> None:
         ("hl.tile.end_of", "tile_end"),
         ("hl.tile.id", "tile_id"),
     ):
-        assert one(func, name) == {"op": name, "tile": "tile", "result": result}
+        assert one(func, name) == {
+            "op": name,
+            "tile": "tile",
+            "result": result,
+            "type": INDEX if name != "hl.tile.index" else tensor(["size(tile)"], "i32"),
+        }
     assert one(func, "torch.prims.convert_element_type")["args"] == ["tile_index"]
     # Integer arithmetic on the properties is one symbolic operand.
     operands = [op["args"][1] for op in ops(func, "torch.add")]
@@ -218,6 +242,7 @@ def test_tile_count() -> None:
         "op": "hl.tile.count",
         "tile": "tile",
         "result": "tile_count",
+        "type": INDEX,
     }
     assert one(func, "torch.add")["args"][1] == "tile_count"
 
@@ -233,6 +258,7 @@ def test_grid_index_is_a_position(docs: Documents) -> None:
         "begin": [0],
         "end": ["dim(x,0)"],
         "parallel": True,
+        "types": [INDEX],
     }
     assert inner["begin"] == [2] and inner["end"] == ["dim(x,1)"]
     assert inner["iters"] == ["i_1"]
@@ -273,6 +299,7 @@ def test_if_on_a_loaded_value_reassigns_an_outer_name(docs: Documents) -> None:
         "result": "v",
         "args": ["v", "g"],
         "attrs": {},
+        "type": tensor(["size(tile)"], "f32"),
     }
 
 
@@ -292,7 +319,12 @@ def test_split_and_join(docs: Documents) -> None:
     first_view, second_view = ops(func, "torch.view")
     assert first_view["attrs"] == {"size": ["size(tile_m)", 4, 2]}
     assert first_view["args"] == [slice_of("x", ["tile_m", 0], ["size(tile_m)", "dim(x,1)"])]
-    assert one(func, "hl.split") == {"op": "hl.split", "src": "pairs", "result": ["even", "odd"]}
+    assert one(func, "hl.split") == {
+        "op": "hl.split",
+        "src": "pairs",
+        "result": ["even", "odd"],
+        "types": [tensor(["size(tile_m)", 4], "f32")] * 2,
+    }
     assert one(func, "hl.join")["args"] == ["odd", "even"]
     assert second_view["attrs"] == {"size": ["size(tile_m)", 8]}
 
@@ -351,6 +383,7 @@ def test_reduction_loops_accumulate_across_iterations(docs: Documents) -> None:
         "value": "-inf",
         "dtype": "f32",
         "result": "amax_acc",
+        "type": tensor(["size(tile_m)", 1], "f32"),
     }
     assert one(func, "torch.maximum")["args"] == ["amax_acc", "amax"]
     assert one(func, "torch.maximum")["result"] == "amax_acc"
@@ -386,6 +419,7 @@ def test_online_softmax_carries_running_statistics(docs: Documents) -> None:
             "size": 8,
             "min": 1,
             "max": "dim(x,0)",
+            "type": INDEX,
         },
         {
             "op": "hl.register_block_size",
@@ -393,6 +427,7 @@ def test_online_softmax_carries_running_statistics(docs: Documents) -> None:
             "size": 32,
             "min": 1,
             "max": "dim(x,1)",
+            "type": INDEX,
         },
     ]
     outer, first, second = loops(func)
@@ -402,7 +437,12 @@ def test_online_softmax_carries_running_statistics(docs: Documents) -> None:
     # `di` is assigned where it is computed; `mi` is still read after `mi_next`
     # exists, so it takes its new value at the end of the iteration.
     assert any(op.get("result") == "di" for op in first_body if op["op"] == "torch.add")
-    assert first_body[-1] == {"op": "hl.assign", "src": "mi_next", "result": "mi"}
+    assert first_body[-1] == {
+        "op": "hl.assign",
+        "src": "mi_next",
+        "result": "mi",
+        "type": tensor(["size(tile_m)"], "f32"),
+    }
     assert one(func, "torch.maximum")["args"] == ["mi", "local_amax"]
 
 
@@ -562,7 +602,12 @@ def test_attention_carries_three_values(docs: Documents) -> None:
     body = region(func, keys)
     assigned = {op.get("result") for op in body}
     assert {"m_i", "l_i", "acc"} <= assigned
-    assert body[-1] == {"op": "hl.assign", "src": "m_ij", "result": "m_i"}
+    assert body[-1] == {
+        "op": "hl.assign",
+        "src": "m_ij",
+        "result": "m_i",
+        "type": tensor(["size(tile_b)", "size(tile_m)"], "f32"),
+    }
     assert one(func, "torch.baddbmm")["operand_dtype"] == "f32"
     assert one(func, "torch.permute")["attrs"] == {"dims": [0, 2, 1]}
 
@@ -715,7 +760,12 @@ def test_a_variable_that_starts_as_another_gets_its_own_name(docs: Documents) ->
     inner = loops(func)[1]
     start = func["body"].index(inner)
     # cur = two_x: the loop updates cur and still reads two_x.
-    assert func["body"][start - 1] == {"op": "hl.assign", "src": "two_x", "result": "cur"}
+    assert func["body"][start - 1] == {
+        "op": "hl.assign",
+        "src": "two_x",
+        "result": "cur",
+        "type": tensor(["size(tile_m)", "size(tile_n)"], "f32"),
+    }
     step = one(func, "torch.sub")
     assert ["two_x", "cur"] in [op["args"] for op in ops(func, "torch.mul")]
     # prev, cur = cur, nxt: prev takes cur's old value before cur is replaced.

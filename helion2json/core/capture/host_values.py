@@ -13,6 +13,12 @@ from torch.fx import Node
 from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import is_device_loop
 from helion2json.core.capture.registry import handles
+from helion2json.core.capture.result_types import (
+    argument_type,
+    elem_of,
+    tensor_type,
+    type_results,
+)
 from helion2json.core.capture.symbols import bound_expr
 from helion2json.core.capture.values import Named, SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
@@ -116,6 +122,10 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )
+    for name, value in t.params:
+        value_type = argument_type(t, name, value)
+        if value_type is not None:
+            t.names.types[name] = value_type
     register_shape_symbols(t)
     return args
 
@@ -184,17 +194,11 @@ def _returned_name(t: KernelTranslator, element: ast.expr) -> str:
         return ast.unparse(element)
     name = t.fresh(f"{view.source}_{view.aten}")
     op = _view_op(t, view, name)
+    type_results(t, op, None, _view_type(t, view, name))
     if t.options.locations:
         op["loc"] = t.source_loc(view.line, view.col)
     t.state.body.append(op)
     return name
-
-
-def elem_of(t: KernelTranslator, name: str) -> str:
-    value = dict(t.params).get(name)
-    if isinstance(value, torch.Tensor):
-        return element_type(value.dtype)
-    return t.names.alloc_dtypes[name]
 
 
 def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
@@ -244,7 +248,9 @@ def host_view(t: KernelTranslator, name: str, node: Node | None) -> TensorRef:
             op="host tensor",
         )
     t.state.used_names.add(name)
-    insert_host_op(t, _view_op(t, view, name), view.line, view.col)
+    op = _view_op(t, view, name)
+    type_results(t, op, None, _view_type(t, view, name))
+    insert_host_op(t, op, view.line, view.col)
     return t.names.tensors[name]
 
 
@@ -261,6 +267,20 @@ def _view_op(t: KernelTranslator, view: HostView, name: str) -> dict[str, Any]:
     }
 
 
+def _view_type(t: KernelTranslator, view: HostView, name: str) -> dict[str, Any]:
+    """A host view's type: its extents as the host code computes them."""
+    shape: list[ex.Expr] = []
+    for axis, extent in enumerate(view.shape):
+        if extent is None:
+            raise t.unsupported(
+                f"host view '{name}' has an extent the format cannot express (axis {axis})",
+                None,
+                op=f"torch.{view.aten}",
+            )
+        shape.append(ex.format_expr(extent))
+    return tensor_type(shape, elem_of(t, name))
+
+
 def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) -> None:
     """Allocations run on the host, before every launch: put them ahead of the first."""
     for part in op["shape"]:
@@ -272,6 +292,7 @@ def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) 
                 and piece.tensor not in t.names.tensors
             ):
                 host_view(t, piece.tensor, None)
+    type_results(t, op, None)
     insert_host_op(t, op, factory.line, factory.col)
 
 

@@ -13,6 +13,7 @@ from torch.fx import Node
 from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import ir, is_device_loop, is_helion_function
 from helion2json.core.capture.registry import handles
+from helion2json.core.capture.result_types import type_results
 from helion2json.core.capture.source import block_names, tile_loops
 from helion2json.core.capture.symbols import (
     block_of,
@@ -141,6 +142,7 @@ def emit_register_block_size(t: KernelTranslator, name: str, stmt: ast.Assign, i
         op["min"], op["max"] = 1, ex.format_expr(bounds[0])
     elif len(bounds) == 2 and bounds[0] is not None and bounds[1] is not None:
         op["min"], op["max"] = ex.format_expr(bounds[0]), ex.format_expr(bounds[1])
+    type_results(t, op, None)
     if t.options.locations:
         op["loc"] = t.source_loc(stmt.lineno, stmt.col_offset)
     t.state.body.append(op)

@@ -22,6 +22,7 @@ from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import TRACED_ARGUMENTS_META, node_location
 from helion2json.core.capture.host_values import host_statements_before_device, returns, signature
 from helion2json.core.capture.registry import HANDLERS, describe_target, target_key
+from helion2json.core.capture.result_types import type_results
 from helion2json.core.capture.symbols import evaluate_int, sym_expr, sym_node
 from helion2json.core.capture.tiles import collect_blocks, find_reduction_sources, translate_root
 from helion2json.core.capture.values import (
@@ -94,6 +95,8 @@ class NameState:
     tensors: dict[str, TensorRef] = field(default_factory=dict)
     # The element type of each ``hl.alloc``, by name.
     alloc_dtypes: dict[str, str] = field(default_factory=dict)
+    # The type each op result was given, by name (``result_types``).
+    types: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +108,8 @@ class GraphWalk:
     pending_loads: list[PendingLoad] = field(default_factory=list)
     # The nodes of each graph being translated, by name.
     graph_nodes: list[dict[str, Node]] = field(default_factory=list)
+    # True while a combine function's graph is translated: its values are elements.
+    in_combine: bool = False
 
 
 @dataclass
@@ -181,11 +186,14 @@ class KernelTranslator:
         if position is None:
             self.emit(op, node)
             return
+        type_results(self, op, node)
         if self.options.locations:
             op["loc"] = self.source_loc(*position)
         self.state.body.append(op)
 
-    def emit(self, op: dict[str, Any], node: Node | None) -> None:
+    def emit(self, op: dict[str, Any], node: Node | None, value_type: Any = None) -> None:
+        """Append ``op``, typing its results (``value_type``: for a value not ``node``'s)."""
+        type_results(self, op, node, value_type)
         if self.options.locations and node is not None:
             location = node_location(node)
             if location is not None:
@@ -478,6 +486,7 @@ class KernelTranslator:
         attrs: dict[str, Any],
         result: str,
         node: Node,
+        value_type: Any = None,
     ) -> str:
         """Emit an ATen op the translator composes itself (accumulation, casts)."""
         op = {
@@ -487,7 +496,7 @@ class KernelTranslator:
             "args": args,
             "attrs": attrs,
         }
-        self.emit(op, node)
+        self.emit(op, node, value_type)
         return result
 
     def convert(self, src: str, dtype: torch.dtype, node: Node, result_hint: str) -> str:
