@@ -30,10 +30,14 @@ RUNNER_LIBRARIES = ("mlir_runner_utils", "mlir_c_runner_utils")
 # The passes, in order, that take the lowering's func/arith/math/scf/tensor/linalg/
 # bufferization/memref text to the LLVM dialect. One-shot bufferization turns device
 # tensors into buffers (function boundaries included: kernels take and return memrefs);
-# linalg ops become loops; the rest is the standard conversion to LLVM.
+# linalg ops become loops; canonicalization and CSE then shrink the element-by-element
+# code (before bufferization they would inline every tensor.generate into its readers,
+# duplicating whole chains of ops); the rest is the standard conversion to LLVM.
 PIPELINE = (
     "one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops}",
     "func.func(convert-linalg-to-loops)",
+    "canonicalize",
+    "cse",
     "expand-strided-metadata",
     "lower-affine",
     "convert-scf-to-cf",
@@ -163,7 +167,7 @@ def lower_to_llvm(tools: Tools, text: str, timeout: float = 120.0) -> str:
     raise ToolError("mlir-opt", _trimmed(done.stderr), stage="pipeline")
 
 
-def run_main(tools: Tools, llvm_text: str, timeout: float = 120.0) -> str:
+def run_main(tools: Tools, llvm_text: str, timeout: float = 600.0) -> str:
     """JIT-run ``@main`` of LLVM-dialect text with ``mlir-runner``; its standard output."""
     with tempfile.NamedTemporaryFile("w", suffix=".mlir", delete=False) as handle:
         handle.write(llvm_text)
@@ -177,6 +181,8 @@ def run_main(tools: Tools, llvm_text: str, timeout: float = 120.0) -> str:
                 "-e",
                 "main",
                 "-entry-point-result=void",
+                # The module is run once: optimising it would cost more than it saves.
+                "-O0",
                 f"-shared-libs={','.join(str(lib) for lib in tools.libraries)}",
             ],
             "",
