@@ -26,6 +26,7 @@ Operand = TensorValue | ScalarValue
 Payload = Callable[[Builder, list[str], str, Mapping[str, str]], str]
 
 _CATEGORY = {
+    **dict.fromkeys(("ui8", "ui16", "ui32", "ui64"), 1),
     "i1": 0,
     "i8": 1,
     "i16": 1,
@@ -38,6 +39,7 @@ _CATEGORY = {
     "f64": 2,
 }
 _WIDTH = {
+    **{"ui8": 8, "ui16": 16, "ui32": 32, "ui64": 64},
     "i1": 1,
     "i8": 8,
     "i16": 16,
@@ -367,6 +369,9 @@ def identity_of(b: Builder, fold: str, t: str) -> str:
         "max": float("-inf") if is_float(t) else -(2 ** (_WIDTH[t] - 1)),
         "min": float("inf") if is_float(t) else 2 ** (_WIDTH[t] - 1) - 1,
     }
+    if t.startswith("ui"):
+        # The extremes of an unsigned type: 0, and all bits set (-1 as a signless integer).
+        values |= {"max": 0, "min": -1}
     return b.constant(values[fold], t)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 # The op families register their lowering when imported.
 from helion2json.mlir import combine, device, memory  # noqa: F401
 from helion2json.mlir.lower import Lowering, program_tree
-from helion2json.mlir.values import HostValue, LoweringError, ScalarValue, mlir_elem
+from helion2json.mlir.values import HostValue, LoweringError, ScalarValue, mlir_elem, signless
 
 __all__ = ["harness", "kernel_function", "lower_document", "select_function"]
 
@@ -94,7 +94,7 @@ def lower_document(document: Mapping[str, Any], *, func: str | None = None) -> s
     lowering cannot express.
     """
     text, _ = kernel_function(select_function(document, func))
-    return f"module {{\n{textwrap.indent(text, '  ')}\n}}\n"
+    return signless(f"module {{\n{textwrap.indent(text, '  ')}\n}}\n")
 
 
 def _dense(values: Any, elem: str) -> str:
@@ -197,14 +197,16 @@ def harness(document: Mapping[str, Any], args: Sequence[Any], *, func: str | Non
     if len(returned) == 1:
         b.lines = [line.replace(f"{outputs}:1 = ", f"{outputs} = ") for line in b.lines]
     main = textwrap.indent("\n".join(["func.func @main() {", b.text(), "}"]), "  ")
-    return "\n".join(
-        [
-            "module {",
-            textwrap.indent(kernel, "  "),
-            *globals_,
-            "  func.func private @printMemrefI64(memref<*xi64>)",
-            main,
-            "}",
-            "",
-        ]
+    return signless(
+        "\n".join(
+            [
+                "module {",
+                textwrap.indent(kernel, "  "),
+                *globals_,
+                "  func.func private @printMemrefI64(memref<*xi64>)",
+                main,
+                "}",
+                "",
+            ]
+        )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +22,56 @@ __all__ = [
 ]
 
 # Element types the lowering computes with: MLIR's signless integers and IEEE floats.
-_SUPPORTED = ("i1", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64")
+_UNSIGNED = ("ui8", "ui16", "ui32", "ui64")
+_SUPPORTED = ("i1", "i8", "i16", "i32", "i64", *_UNSIGNED, "f16", "bf16", "f32", "f64")
 _FLOAT_WIDTH = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64}
 _INT_WIDTH = {"i1": 1, "i8": 8, "i16": 16, "i32": 32, "i64": 64, "index": 64}
+_INT_WIDTH |= {f"u{elem}": width for elem, width in _INT_WIDTH.items() if elem[1:].isdigit()}
+
+# MLIR's integers are signless: the lowering writes the format's unsigned types
+# (``ui8``...) while it builds the text, so that each op that differs for them takes its
+# unsigned form here, and ``signless`` then spells them as the integers of their width.
+_UNSIGNED_FORMS = {
+    "arith.divsi": "arith.divui",
+    "arith.floordivsi": "arith.divui",
+    "arith.ceildivsi": "arith.ceildivui",
+    "arith.remsi": "arith.remui",
+    "arith.maxsi": "arith.maxui",
+    "arith.minsi": "arith.minui",
+    "arith.shrsi": "arith.shrui",
+    "arith.cmpi slt": "arith.cmpi ult",
+    "arith.cmpi sle": "arith.cmpi ule",
+    "arith.cmpi sgt": "arith.cmpi ugt",
+    "arith.cmpi sge": "arith.cmpi uge",
+}
+# An unsigned type stands alone or ends a shaped type's dimensions (``tensor<?xui8>``).
+_UNSIGNED_TYPE = re.compile(r"(?<![A-Za-wyz0-9_])u(i(?:8|16|32|64))\b")
+
+
+def unsigned_form(text: str) -> str:
+    """``text`` (one op) with its signed integer op in its unsigned form where its operands
+    are of an unsigned type (``: ui8``), and unsigned conversions from or to one."""
+    operands_type = text.rsplit(" : ", 1)[-1]
+    if operands_type in _UNSIGNED:
+        for signed, unsigned in _UNSIGNED_FORMS.items():
+            if text.startswith(signed + " ") or text.startswith(signed + ","):
+                return unsigned + text[len(signed) :]
+    if " : ui" in text:
+        for signed, unsigned in (
+            ("arith.extsi", "arith.extui"),
+            ("arith.sitofp", "arith.uitofp"),
+            ("arith.index_cast ", "arith.index_castui "),
+        ):
+            if text.startswith(signed):
+                return unsigned + text[len(signed) :]
+    if text.startswith("arith.fptosi") and re.search(r" to ui\d+$", text):
+        return "arith.fptoui" + text[len("arith.fptosi") :]
+    return text
+
+
+def signless(text: str) -> str:
+    """MLIR text with the format's unsigned types written as signless integers."""
+    return _UNSIGNED_TYPE.sub(r"\1", text)
 
 
 class LoweringError(Exception):
@@ -165,7 +213,7 @@ class Builder:
 
     def assign(self, text: str, stem: str = "v") -> str:
         name = self.fresh(stem)
-        self.line(f"{name} = {text}")
+        self.line(f"{name} = {unsigned_form(text)}")
         return name
 
     @contextmanager

@@ -35,7 +35,6 @@ needs_tools = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 NOT_LOWERED: dict[str, tuple[str | None, str]] = {
     "dequantize_fp8": (None, "fp8 element types"),
     "quantize_fp8": ("hl.alloc", "fp8 element types"),
-    "int_compare": (None, "unsigned element types"),
 }
 
 
@@ -88,10 +87,9 @@ def test_example_runs_under_mlir(path: Any, name: str, text: str) -> None:
 # ------------------------------------------------------------------ small documents
 
 
-def document_of(
-    body: list[dict[str, Any]], args: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    tensor = {"tensor": {"shape": ["?", "?"], "elem": "f32"}}
+def document_of(body: list[dict[str, Any]], elem: str = "f32") -> dict[str, Any]:
+    """A function ``k(x)`` of a 2-d tensor of ``elem`` returning one such tensor."""
+    tensor = {"tensor": {"shape": ["?", "?"], "elem": elem}}
     return {
         "version": 1,
         "module": {
@@ -99,7 +97,7 @@ def document_of(
             "funcs": [
                 {
                     "name": "k",
-                    "args": args or [{"id": "x", "type": tensor}],
+                    "args": [{"id": "x", "type": tensor}],
                     "rets": [{"type": tensor}],
                     "body": body,
                 }
@@ -108,11 +106,11 @@ def document_of(
     }
 
 
-def _scaled_rows(op: dict[str, Any]) -> dict[str, Any]:
+def _scaled_rows(op: dict[str, Any], elem: str = "f32") -> dict[str, Any]:
     load = {"slice": {"base": "x", "offsets": ["tile_m", 0], "sizes": ["size(tile_m)", "dim(x,1)"]}}
     return document_of(
         [
-            {"op": "hl.alloc", "shape": ["dim(x,0)", "dim(x,1)"], "dtype": "f32", "result": "out"},
+            {"op": "hl.alloc", "shape": ["dim(x,0)", "dim(x,1)"], "dtype": elem, "result": "out"},
             {
                 "op": "hl.tile.begin",
                 "iters": ["m"],
@@ -132,7 +130,8 @@ def _scaled_rows(op: dict[str, Any]) -> dict[str, Any]:
             },
             {"op": "hl.tile.end"},
             {"op": "hl.return", "values": ["out"]},
-        ]
+        ],
+        elem,
     )
 
 
@@ -166,6 +165,39 @@ def test_pointwise_op_on_edge_tiles(name: str) -> None:
     # 10 rows in tiles of 4: the last tile has 2 rows.
     torch.manual_seed(0)
     result = check_with_mlir(_scaled_rows(POINTWISE[name]), (torch.randn(10, 3),), tools=TOOLS)
+    assert result.ok, result.mismatches
+
+
+UNSIGNED: dict[str, dict[str, Any]] = {
+    "remainder": {
+        "op": "torch.remainder",
+        "overload": "Scalar",
+        "result": "y",
+        "attrs": {"other": 7},
+    },
+    "floor_divide": {
+        "op": "torch.div",
+        "overload": "Tensor_mode",
+        "result": "y",
+        "args": [9],
+        "attrs": {"rounding_mode": "floor"},
+    },
+    "maximum": {
+        "op": "torch.maximum",
+        "overload": "default",
+        "result": "y",
+        "args": [{"slice": {"base": "x", "offsets": [0, 0], "sizes": [1, "dim(x,1)"]}}],
+        "attrs": {},
+    },
+}
+
+
+@needs_tools
+@pytest.mark.parametrize("name", sorted(UNSIGNED))
+def test_unsigned_op_takes_its_unsigned_form(name: str) -> None:
+    # Values up to 255: read as signed 8-bit integers they would be negative.
+    x = torch.arange(200, 230, dtype=torch.uint8).reshape(10, 3)
+    result = check_with_mlir(_scaled_rows(UNSIGNED[name], "ui8"), (x,), tools=TOOLS)
     assert result.ok, result.mismatches
 
 
