@@ -38,6 +38,21 @@ NOT_LOWERED: dict[str, tuple[str | None, str]] = {
 }
 
 
+# Ops of the registry without a lowering, and why (docs/mlir.md keeps the same list).
+UNLOWERED_OPS = {
+    "hl.rng_seed": "the seed is drawn from the device's generator when the kernel is called",
+}
+# The region ops the lowering's loops and branches read themselves.
+REGION_OPS = {"hl.tile.begin", "hl.tile.end", "hl.if.begin", "hl.if.else", "hl.if.end"}
+
+
+def test_every_op_of_the_registry_lowers_or_is_listed() -> None:
+    from helion2json.core.ops import OPS
+    from helion2json.mlir.lower import HANDLERS
+
+    assert set(OPS) - set(HANDLERS) - REGION_OPS == set(UNLOWERED_OPS)
+
+
 def _check(
     document: dict[str, Any], args: tuple[Any, ...], listed: tuple[str | None, str] | None
 ) -> None:
