@@ -101,6 +101,15 @@ def _materialized(lw: Lowering, host: HostValue) -> HostValue:
     return copy
 
 
+@lowers("hl.rng_seed")
+def lower_rng_seed(lw: Lowering, op: Mapping[str, Any]) -> None:
+    # The launch's seeds are the kernel's last parameter; a seed is a one-element value.
+    assert lw.seeds is not None
+    slot = lw.b.index(int(op["slot"]))
+    seed = lw.seeds.load(lw.b, [slot])
+    lw.define(op["result"], generate(lw, "i64", [], [], lambda _indices: seed))
+
+
 @lowers("hl.tile.begin_of", "hl.tile.end_of", "hl.tile.id", "hl.tile.count", "hl.tile.index")
 def lower_tile_property(lw: Lowering, op: Mapping[str, Any]) -> None:
     tile = lw.tile(op["tile"])

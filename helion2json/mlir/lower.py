@@ -107,6 +107,8 @@ class Lowering:
         self.scopes: list[dict[str, Value]] = [{}]
         self.op: Mapping[str, Any] = {}
         self.returned: list[HostValue] = []
+        # The kernel's random seeds parameter, when its body reads any (hl.rng_seed).
+        self.seeds: HostValue | None = None
 
     # ------------------------------------------------------------ names
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The op families register their lowering when imported.
 from helion2json.mlir import combine, device, memory  # noqa: F401
 from helion2json.mlir.lower import Lowering, program_tree
 from helion2json.mlir.values import HostValue, LoweringError, ScalarValue, mlir_elem, signless
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["harness", "kernel_function", "lower_document", "select_function"]
 
@@ -52,6 +55,16 @@ def parameters(function: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     return found
 
 
+# The parameter that holds a launch's random seeds (hl.rng_seed), after the kernel's own.
+SEEDS = "%rng_seeds"
+
+
+def seed_slots(function: Mapping[str, Any]) -> int:
+    """How many seeds the function's ``hl.rng_seed`` ops read (slots ``0 ... n-1``)."""
+    slots = [op["slot"] for op in function["body"] if op.get("op") == "hl.rng_seed"]
+    return max(slots) + 1 if slots else 0
+
+
 def kernel_function(function: Mapping[str, Any]) -> tuple[str, list[HostValue]]:
     """The ``func.func`` text of one function and its returned host tensors."""
     lw = Lowering(function)
@@ -78,6 +91,11 @@ def kernel_function(function: Mapping[str, Any]) -> tuple[str, list[HostValue]]:
                 raise LoweringError(f"scalar argument {name!r} of type {declared}")
             signature.append(f"{ssa}: {scalar}")
             lw.define(name, ScalarValue(ssa, scalar))
+    slots = seed_slots(function)
+    if slots:
+        seeds = HostValue(SEEDS, "i64", ("",))
+        signature.append(f"{SEEDS}: {seeds.type}")
+        lw.seeds = seeds
     lw.block(program_tree(function["body"]))
     results = ", ".join(host.type for host in lw.returned)
     b.line(
@@ -137,9 +155,20 @@ def _printed(b: Any, host: HostValue) -> str:
     return b.assign(f"memref.cast {copy} : {wide.type} to memref<*xi64>")
 
 
-def harness(document: Mapping[str, Any], args: Sequence[Any], *, func: str | None = None) -> str:
+def harness(
+    document: Mapping[str, Any],
+    args: Sequence[Any],
+    *,
+    func: str | None = None,
+    generator: torch.Generator | None = None,
+) -> str:
     """A module with the kernel and a ``main`` that runs it on ``args`` (the kernel's
-    example arguments, as the interpreter takes them) and prints its outputs."""
+    example arguments, as the interpreter takes them) and prints its outputs.
+
+    A kernel that reads random seeds (``hl.rng_seed``) gets them drawn as the interpreter
+    draws them, ``torch.randint(2**63 - 1, [slots])`` from ``generator`` (else torch's
+    default generator), so that both compute with the same seeds for the same generator.
+    """
     import torch
 
     from helion2json.mlir.values import Builder
@@ -173,15 +202,25 @@ def harness(document: Mapping[str, Any], args: Sequence[Any], *, func: str | Non
             elem = _SCALAR_ARGUMENTS[declared]
             number = float(value) if elem.startswith("f") else int(value)
             operands.append(b.constant(number, elem))
+    slots = seed_slots(function)
+    if slots:
+        seeds = torch.randint(2**63 - 1, [slots], dtype=torch.int64, generator=generator)
+        globals_.append(
+            f'  memref.global "private" @input_rng_seeds : memref<{slots}xi64> = '
+            f"{_dense(seeds, 'i64')}"
+        )
+        fixed = b.assign(f"memref.get_global @input_rng_seeds : memref<{slots}xi64>")
+        operands.append(b.assign(f"memref.cast {fixed} : memref<{slots}xi64> to memref<?xi64>"))
     types = ", ".join(h.type for h in returned)
-    signature = ", ".join(
+    parameter_types = [
         (
             f"memref<{'?x' * len(d['shape'])}{mlir_elem(d['elem'])}>"
             if kind == "tensor"
             else _SCALAR_ARGUMENTS[d]
         )
         for _, kind, d in parameters(function)
-    )
+    ]
+    signature = ", ".join(parameter_types + (["memref<?xi64>"] if slots else []))
     call = f"call @{function['name']}({', '.join(operands)}) : ({signature}) -> ({types})"
     outputs = b.fresh("out")
     b.line(f"{outputs}:{len(returned)} = {call}" if returned else call)

@@ -72,10 +72,12 @@ def run_with_mlir(
     *,
     func: str | None = None,
     tools: Tools | None = None,
+    generator: torch.Generator | None = None,
 ) -> list[torch.Tensor]:
-    """The outputs of ``document`` run on ``args`` by ``mlir-opt`` + ``mlir-runner``."""
+    """The outputs of ``document`` run on ``args`` by ``mlir-opt`` + ``mlir-runner``
+    (random seeds, if the kernel reads any, drawn from ``generator``)."""
     tools = tools or find_tools()
-    text = harness(document, args, func=func)
+    text = harness(document, args, func=func, generator=generator)
     printed = run_main(tools, lower_to_llvm(tools, text))
     function = select_function(document, func)
     elems = [ret["type"]["tensor"]["elem"] for ret in function["rets"]]
@@ -98,8 +100,16 @@ def check_with_mlir(
     def copies() -> list[Any]:
         return [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
 
-    outputs = run_with_mlir(document, copies(), func=func, tools=tools)
-    expected = [t.cpu() for t in run_document(document, copies(), func=func)]
+    # Both runs draw the launch's random seeds from generators in the same state.
+    outputs = run_with_mlir(
+        document, copies(), func=func, tools=tools, generator=torch.Generator().manual_seed(0)
+    )
+    expected = [
+        t.cpu()
+        for t in run_document(
+            document, copies(), func=func, generator=torch.Generator().manual_seed(0)
+        )
+    ]
     length = max((max(t.shape, default=1) for t in args if isinstance(t, torch.Tensor)), default=1)
     mismatches = []
     for position, (got, want) in enumerate(zip(outputs, expected, strict=True)):

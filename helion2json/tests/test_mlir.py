@@ -39,9 +39,7 @@ NOT_LOWERED: dict[str, tuple[str | None, str]] = {
 
 
 # Ops of the registry without a lowering, and why (docs/mlir.md keeps the same list).
-UNLOWERED_OPS = {
-    "hl.rng_seed": "the seed is drawn from the device's generator when the kernel is called",
-}
+UNLOWERED_OPS: dict[str, str] = {}
 # The region ops the lowering's loops and branches read themselves.
 REGION_OPS = {"hl.tile.begin", "hl.tile.end", "hl.if.begin", "hl.if.else", "hl.if.end"}
 
@@ -214,6 +212,41 @@ def test_unsigned_op_takes_its_unsigned_form(name: str) -> None:
     x = torch.arange(200, 230, dtype=torch.uint8).reshape(10, 3)
     result = check_with_mlir(_scaled_rows(UNSIGNED[name], "ui8"), (x,), tools=TOOLS)
     assert result.ok, result.mismatches
+
+
+@needs_tools
+def test_random_seeds_are_the_interpreters() -> None:
+    vector = {"tensor": {"shape": ["?"], "elem": "i64"}}
+    body: list[dict[str, Any]] = [
+        {"op": "hl.alloc", "shape": [3], "dtype": "i64", "result": "out"},
+        {
+            "op": "hl.tile.begin",
+            "iters": ["i"],
+            "sizes": [1],
+            "result": ["tile"],
+            "begin": [0],
+            "end": [1],
+            "parallel": True,
+        },
+    ]
+    for position, slot in enumerate([2, 0, 2]):
+        body.append({"op": "hl.rng_seed", "slot": slot, "result": f"seed_{position}"})
+        body.append(
+            {
+                "op": "hl.store_slice",
+                "dst": "out",
+                "offsets": [position],
+                "src": f"seed_{position}",
+                "sizes": [1],
+            }
+        )
+    body += [{"op": "hl.tile.end"}, {"op": "hl.return", "values": ["out"]}]
+    function = {"name": "seeds", "args": [], "rets": [{"type": vector}], "body": body}
+    document = {"version": 1, "module": {"name": "m", "funcs": [function]}}
+    result = check_with_mlir(document, (), tools=TOOLS)
+    assert result.ok, result.mismatches
+    drawn = torch.randint(2**63 - 1, [3], generator=torch.Generator().manual_seed(0))
+    assert result.outputs[0].tolist() == [drawn[2], drawn[0], drawn[2]]
 
 
 def test_tile_loop_clamps_its_edge_tile() -> None:
