@@ -21,6 +21,7 @@ from helion2json.mlir import (
 from helion2json.mlir.tools import lower_to_llvm
 from helion2json.tests.kernels import FAMILIES, Family
 from helion2json.tests.test_examples import EXAMPLES, annotated_kernels, load
+from helion2json.tests.test_kinds import seed_document
 
 try:
     TOOLS = find_tools()
@@ -216,34 +217,7 @@ def test_unsigned_op_takes_its_unsigned_form(name: str) -> None:
 
 @needs_tools
 def test_random_seeds_are_the_interpreters() -> None:
-    vector = {"tensor": {"shape": ["?"], "elem": "i64"}}
-    body: list[dict[str, Any]] = [
-        {"op": "hl.alloc", "shape": [3], "dtype": "i64", "result": "out"},
-        {
-            "op": "hl.tile.begin",
-            "iters": ["i"],
-            "sizes": [1],
-            "result": ["tile"],
-            "begin": [0],
-            "end": [1],
-            "parallel": True,
-        },
-    ]
-    for position, slot in enumerate([2, 0, 2]):
-        body.append({"op": "hl.rng_seed", "slot": slot, "result": f"seed_{position}"})
-        body.append(
-            {
-                "op": "hl.store_slice",
-                "dst": "out",
-                "offsets": [position],
-                "src": f"seed_{position}",
-                "sizes": [1],
-            }
-        )
-    body += [{"op": "hl.tile.end"}, {"op": "hl.return", "values": ["out"]}]
-    function = {"name": "seeds", "args": [], "rets": [{"type": vector}], "body": body}
-    document = {"version": 1, "module": {"name": "m", "funcs": [function]}}
-    result = check_with_mlir(document, (), tools=TOOLS)
+    result = check_with_mlir(seed_document([2, 0, 2]), (), tools=TOOLS)
     assert result.ok, result.mismatches
     drawn = torch.randint(2**63 - 1, [3], generator=torch.Generator().manual_seed(0))
     assert result.outputs[0].tolist() == [drawn[2], drawn[0], drawn[2]]
