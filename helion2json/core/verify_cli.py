@@ -136,7 +136,8 @@ def _check_mlir(
     if not check.ok:
         _error(f"mlir: {'; '.join(check.mismatches)}")
         return 1
-    print(f"mlir: {len(check.outputs)} outputs match the interpreter (mlir-opt + mlir-runner)")
+    count = len(check.outputs)
+    print(f"mlir: {count} of {count} outputs match the interpreter (mlir-opt + mlir-runner)")
     return 0
 
 

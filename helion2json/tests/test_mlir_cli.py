@@ -87,7 +87,7 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 @needs_tools
 def test_verify_mlir_runs_the_lowering(capsys: pytest.CaptureFixture[str]) -> None:
     assert verify_main([*MATMUL, "--mlir"]) == 0
-    assert "mlir: 1 outputs match the interpreter" in capsys.readouterr().out
+    assert "mlir: 1 of 1 outputs match the interpreter" in capsys.readouterr().out
 
 
 def test_verify_mlir_without_the_tools_says_so(
