@@ -88,17 +88,18 @@ async def export_all(
         if options.check:
             outcome = await asyncio.to_thread(check_job, job, result)
         else:
-            outcome = await asyncio.to_thread(finish_job, job, result, options.update)
+            outcome = await asyncio.to_thread(finish_job, job, result, options.update, options.mlir)
         progress.advance(job)
         return outcome
 
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
+def finish_job(job: Job, result: ExportResult, update: bool = False, mlir: bool = False) -> Outcome:
     """Validate and write a successful document; turn failures into reports.
 
-    With ``update`` an unchanged file is left alone and a rewritten one is reported.
+    With ``update`` an unchanged file is left alone and a rewritten one is reported;
+    with ``mlir`` the document's MLIR lowering is written beside it.
     """
     if result.ok and result.document is not None:
         golden, existed = _committed(job.output) if update else (None, False)
@@ -113,10 +114,31 @@ def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
                 reports = (
                     report_at(job.kernel.name_span, job.display, "info", "golden-updated", message),
                 )
+            if mlir:
+                reports += _write_mlir(job, result.document)
             return Outcome(job, True, result.cached, result.host, reports)
         result = ExportResult(False, None, (problem,), result.timings, result.cached, result.host)
     failures = tuple(_failure_report(job, item) for item in result.diagnostics)
     return Outcome(job, False, result.cached, result.host, failures)
+
+
+def _write_mlir(job: Job, document: dict[str, Any]) -> tuple[Report, ...]:
+    """``<name>.mlir`` beside the document; an op the lowering refuses is a warning."""
+    from helion2json.core.export import write_atomically
+    from helion2json.mlir import LoweringError, lower_document
+
+    output = job.output.with_name(job.output.name.removesuffix(".helion.json") + ".mlir")
+    try:
+        write_atomically(output, lower_document(document))
+    except LoweringError as exc:
+        message = f"{job.label}: not lowered to MLIR: {exc}"
+        return (
+            report_at(job.kernel.name_span, job.display, "warning", "mlir-not-lowered", message),
+        )
+    except OSError as exc:
+        message = f"cannot write {display_path(output)}: {exc.strerror or exc}"
+        return (report_at(job.kernel.name_span, job.display, "error", "write-error", message),)
+    return ()
 
 
 def check_job(job: Job, result: ExportResult) -> Outcome:
