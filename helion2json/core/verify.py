@@ -9,8 +9,9 @@ first reference that can run, in this order:
 2. without a CUDA device, the same compiled kernel on CPU, its generated
    Triton code run by Triton's interpreter (``helion2json.core.triton_cpu``);
 3. Helion's eager reference mode (``ref_mode=helion.RefMode.EAGER``), which
-   runs the kernel's Python body with PyTorch (on CPU it fails for some ops):
-   not the generated code, so it can share a mistake with the document;
+   runs the kernel's Python body with PyTorch (on CPU with kernels for the
+   out-dtype matrix products it calls, ``helion2json.core.eager_cpu``): not
+   the generated code, so it can share a mistake with the document;
 4. a user reference: a callable computing the same outputs (``reference=``,
    ``--ref``, or a ``# h2j: ref(...)`` directive evaluated with
    :func:`evaluate_reference`).
@@ -35,6 +36,7 @@ import torch
 
 from helion2json.core import triton_cpu
 from helion2json.core.dtypes import dtype_label
+from helion2json.core.eager_cpu import out_dtype_products_on_cpu
 from helion2json.core.errors import ArgumentError, ExportError, one_line
 from helion2json.interpret import InterpretError, run_document
 
@@ -487,7 +489,9 @@ def _run_eager(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> R
     eager = _kernel_copy(kernel, ref_mode=helion.RefMode.EAGER)
     cloned_args, cloned_kwargs = _clone_all(args, kwargs)
     normalized = _normalized(eager, cloned_args, cloned_kwargs)
-    outputs = _outputs(eager.bind(normalized)(*normalized), "the eager reference")
+    # Out-dtype products (hl.dot's out_dtype, mixed-precision matmuls) have no CPU kernel.
+    with out_dtype_products_on_cpu():
+        outputs = _outputs(eager.bind(normalized)(*normalized), "the eager reference")
     return ReferenceRun(EAGER_REFERENCE, outputs, list(normalized))
 
 

@@ -619,6 +619,13 @@ FAMILIES: list[Family] = [
         tags=("matmul", "dot", "bf16"),
     ),
     Family(
+        "dot_out_dtype",
+        linalg.dot_out_dtype,
+        lambda: (_randn(2, 12, 32, dtype=torch.float16), _randn(2, 32, 10, dtype=torch.float16)),
+        reference=lambda a, b: (a.float() @ b.float()) * 0.5,
+        tags=("matmul", "dot", "bmm", "out-dtype", "fp16"),
+    ),
+    Family(
         "matmul_split_k",
         linalg.matmul_split_k,
         lambda: (torch.randn(8, 64), torch.randn(64, 12)),
