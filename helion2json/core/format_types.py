@@ -143,7 +143,15 @@ class BroadcastIndex(FormatModel):
     broadcast: Name
 
 
-IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex | BroadcastIndex
+class RangeIndex(FormatModel):
+    """``begin:end``: the positions ``begin, ..., end - 1`` of the axis."""
+
+    range: Annotated[list[Expr], Field(min_length=2, max_length=2)]
+
+
+IndexEntry = (
+    TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex | BroadcastIndex | RangeIndex
+)
 
 Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
 AttrValue = Any

@@ -33,6 +33,7 @@ from helion2json.core.format_types import (
     Loc,
     Name,
     NewAxisIndex,
+    RangeIndex,
     Ret,
     ScalarTypeBox,
     SliceOperand,
@@ -245,6 +246,8 @@ class _CrossChecker:
                 self.use(at, entry.broadcast, ("tile",))
             elif isinstance(entry, AtIndex):
                 self.expr(at, entry.at)
+            elif isinstance(entry, RangeIndex):
+                self.exprs(f"{at}.range", entry.range)
             elif isinstance(entry, TensorIndex):
                 self.use(at, entry.tensor)
             if not isinstance(entry, NewAxisIndex):
@@ -424,7 +427,7 @@ class _CrossChecker:
                 self.expr(bound, value)
 
     @_checks(DotOp, JoinOp)
-    def check_args(self, op: DotOp | JoinOp | TorchOp | AssociativeScanOp | ReduceOp) -> None:
+    def check_args(self, op: DotOp | JoinOp | AssociativeScanOp | ReduceOp) -> None:
         for i, operand in enumerate(op.args):
             self.operand(f"args[{i}]", operand)
 
@@ -444,7 +447,12 @@ class _CrossChecker:
 
     @_checks(TorchOp)
     def check_torch(self, op: TorchOp) -> None:
-        self.check_args(op)
+        for i, operand in enumerate(op.args):
+            if isinstance(operand, list):
+                for j, item in enumerate(operand):
+                    self.operand(f"args[{i}][{j}]", item)
+            else:
+                self.operand(f"args[{i}]", operand)
         self.attrs(op.attrs)
 
     def combine(self, op: AssociativeScanOp | ReduceOp) -> None:

@@ -9,6 +9,7 @@ index entries, element types, attributes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -844,3 +845,38 @@ def test_specialised_arguments_are_recorded(
 def test_a_callable_argument_is_traced_into_the_body(docs: Documents) -> None:
     names = [op["op"] for op in docs["doubled_then"]["body"]]
     assert names.count("torch.mul") == 2 and "torch.sub" in names
+
+
+# ------------------------------------------------------------------ windows that are not tiles
+
+
+def test_masked_loads_reach_past_their_base(docs: Documents) -> None:
+    func = docs["join_columns"]
+    loads = ops(func, "hl.load")
+    assert [load.get("mask") is not None for load in loads] == [True, True]
+    assert loads[0]["slice"]["offsets"] == ["tile_r", "tile_c"]
+
+
+def test_bounded_slices_are_windows(docs: Documents) -> None:
+    func = docs["swap_halves"]
+    stores = ops(func, "hl.store_slice")
+    assert [store["offsets"] for store in stores] == [["tile_m", 0], ["tile_m", 4]]
+    assert stores[0]["src"] == slice_of("x", ["tile_m", 4], ["size(tile_m)", "dim(x,1) - 4"])
+    assert one(func, "torch.mul")["args"][0] == slice_of("x", ["tile_m", 0], ["size(tile_m)", 4])
+
+
+def test_a_tensor_list_is_one_operand(docs: Documents) -> None:
+    stack = one(docs["unpack_nibbles"], "torch.stack")
+    assert len(stack["args"]) == 1 and len(stack["args"][0]) == 2
+    assert stack["attrs"] == {"dim": 1}
+
+
+def test_a_tile_property_read_inside_a_loop_is_named_again_after_it(docs: Documents) -> None:
+    func = docs["chunked_decay_scan"]
+    inner = loops(func)[1]
+    assert inner["end"] == ["size(tile_m) * (1 + tile_id)"]
+    inside = [op["result"] for op in region(func, inner) if op["op"] == "hl.tile.begin_of"]
+    assert inside
+    after = json.dumps(func["body"][func["body"].index(inner) + len(region(func, inner)) + 2 :])
+    # The document validates: the chunk's begin after the loop names a value still in scope.
+    assert not any(re.search(rf"\b{name}\b", after) for name in inside)

@@ -244,6 +244,54 @@ def _extent_one(shape: Sequence[Any] | None, axis: int) -> bool:
     return shape is not None and axis < len(shape) and concrete_int(shape[axis]) == 1
 
 
+def _difference(end: ex.Expr, begin: ex.Expr) -> ex.Expr:
+    if isinstance(end, int) and isinstance(begin, int):
+        return end - begin
+    if begin == 0:
+        return end
+    return ex.format_expr(ex.BinOp("-", ex.parse_expr(end), ex.parse_expr(begin)))
+
+
+def _slice_bounds(
+    t: KernelTranslator,
+    item: slice,
+    base_name: str,
+    axis: int,
+    node: Node,
+    values: dict[Node, Value],
+) -> tuple[ex.Expr, ex.Expr]:
+    """``begin`` and ``end`` of a bounded slice ``x[a:b]`` of axis ``axis``, as expressions.
+
+    A missing bound is the axis' start or end; a negative number counts from the end.
+    """
+    if item.step not in (None, 1):
+        raise t.unsupported(
+            f"slice {item} with a step: the format selects unit-stride ranges", node
+        )
+    extent: ex.Node | None = ex.Dim(base_name, axis) if base_name else None
+
+    def bound(value: Any, missing: ex.Node | None) -> ex.Expr:
+        if value is None:
+            if missing is None:
+                raise t.unsupported(
+                    f"slice {item} of a device value without an end: its extent is unknown",
+                    node,
+                )
+            return ex.format_expr(missing)
+        number = concrete_int(value)
+        if number is not None and number < 0:
+            if extent is None:
+                raise t.unsupported(f"slice {item} of a device value from its end", node)
+            return ex.format_expr(ex.BinOp("-", extent, ex.Num(-number)))
+        if isinstance(value, Node):
+            # A scalar the kernel computed (a loaded offset): its name, or its expression.
+            operand = t.operand(values[value], node)
+            return operand["expr"] if isinstance(operand, dict) else operand
+        return sym_expr(t, value, node, scalar=True)
+
+    return bound(item.start, ex.Num(0)), bound(item.stop, extent)
+
+
 def index_entries(
     t: KernelTranslator,
     base_name: str,
@@ -278,9 +326,15 @@ def index_entries(
             rectangular = False
             out_axis += 1
             continue
+        if isinstance(item, slice) and item != slice(None):
+            begin, end = _slice_bounds(t, item, base_name, axis, node, values)
+            entries.append({"range": [begin, end]})
+            offsets.append(begin)
+            sizes.append(_difference(end, begin))
+            axis += 1
+            out_axis += 1
+            continue
         if isinstance(item, slice):
-            if item != slice(None):
-                raise t.unsupported(f"slice {item} with bounds is not supported", node)
             block = looped_block_at(t, result, out_axis)
             if block is not None:
                 entries.append({"tile": block.tile})

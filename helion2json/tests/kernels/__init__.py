@@ -30,6 +30,7 @@ from helion2json.tests.kernels import (
     linalg,
     norms,
     reductions,
+    slicing,
 )
 
 
@@ -175,6 +176,26 @@ def _nested_jagged_sums(
     return torch.tensor([float(g) for g in groups])
 
 
+def _unpack_nibbles(packed: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    low = (packed & 0xF).to(torch.int32)
+    low = torch.where(low >= 8, low - 16, low)
+    high = (packed >> 4).to(torch.int32)
+    return torch.stack([low, high], 1).reshape(-1, packed.size(1)).float() * scale
+
+
+def _chunked_decay_scan(
+    weights: torch.Tensor, x: torch.Tensor, decay: torch.Tensor, carry: torch.Tensor
+) -> torch.Tensor:
+    batch, chunks, length, _ = weights.shape
+    out = torch.empty_like(x)
+    for b, c, h in itertools.product(range(batch), range(chunks), range(x.size(2))):
+        d = decay[b, h, c]
+        causal = torch.tril(weights[b, c] * torch.exp(d[:, None] - d[None, :]))
+        rows = slice(c * length, (c + 1) * length)
+        out[b, rows, h] = causal @ x[b, rows, h] + torch.exp(d)[:, None] * carry[b, c, h]
+    return out
+
+
 # ------------------------------------------------------------------ example arguments
 
 
@@ -184,6 +205,10 @@ def _matmul_args() -> tuple[Any, ...]:
 
 def _jagged_args() -> tuple[Any, ...]:
     return (torch.randn(20), torch.tensor([0, 3, 3, 10, 17, 20]))
+
+
+def _packed_nibbles_args() -> tuple[Any, ...]:
+    return (torch.randint(-128, 127, (8, 6), dtype=torch.int8), torch.randn(6))
 
 
 def _layer_norm_args() -> tuple[Any, ...]:
@@ -657,6 +682,50 @@ FAMILIES: list[Family] = [
         _jagged_args,
         reference=_jagged_row_sums,
         tags=("jagged", "gather", "mask"),
+    ),
+    # -- windows that are not whole tiles
+    Family(
+        "join_columns",
+        slicing.join_columns,
+        lambda: (torch.randn(6, 5), torch.randn(6, 7)),
+        reference=lambda a, b: torch.cat([a, b], dim=1),
+        tags=("slicing", "mask"),
+    ),
+    Family(
+        "swap_halves",
+        slicing.swap_halves,
+        lambda: (torch.randn(6, 8),),
+        reference=lambda x: torch.cat([x[:, 4:], -x[:, :4]], dim=1),
+        tags=("slicing",),
+    ),
+    Family(
+        "scale_column_range",
+        slicing.scale_column_range,
+        lambda: (torch.randn(6, 8), 2, 5),
+        reference=lambda x, first, stop: torch.zeros_like(x).index_put_(
+            (torch.arange(6)[:, None], torch.arange(first, stop)[None, :]),
+            x[:, first:stop] * 2.0 + x[:, -2:-1],
+        ),
+        tags=("slicing", "scalars", "dynamic-shapes"),
+    ),
+    Family(
+        "unpack_nibbles",
+        slicing.unpack_nibbles,
+        _packed_nibbles_args,
+        reference=_unpack_nibbles,
+        tags=("slicing", "tensor-list", "integers"),
+    ),
+    Family(
+        "chunked_decay_scan",
+        slicing.chunked_decay_scan,
+        lambda: (
+            torch.randn(2, 2, 8, 8),
+            torch.randn(2, 16, 2, 4),
+            torch.randn(2, 2, 2, 8) * 0.1,
+            torch.randn(2, 2, 2, 4),
+        ),
+        reference=_chunked_decay_scan,
+        tags=("slicing", "tile-properties", "causal"),
     ),
     # -- less common kinds
     Family(
