@@ -6,9 +6,10 @@ pydantic models. Like the rest of the schema they import without torch.
 
 from __future__ import annotations
 
+import builtins
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from helion2json.core.dtypes import ElementType
 
@@ -82,13 +83,28 @@ class ConstantTypeBox(FormatModel):
 ConstantType = DtypeTypeBox | DeviceTypeBox | NoneTypeBox | ConstantTypeBox
 
 
+class ListTypeBox(FormatModel):
+    """A list or tuple of scalars (``normalized_shape: list[int]``): item ``i`` has type
+    ``list[i]`` and is the scalar ``names[i]`` in the body."""
+
+    list: builtins.list[ScalarTypeBox]
+    names: builtins.list[Name]
+
+    @model_validator(mode="after")
+    def _one_name_per_item(self) -> ListTypeBox:
+        if len(self.names) != len(self.list):
+            raise ValueError(f"{len(self.list)} items but {len(self.names)} names")
+        return self
+
+
 class Arg(FormatModel):
     id: Name
-    type: ValueType | ConstantType
+    type: ValueType | ConstantType | ListTypeBox
 
 
 class Ret(FormatModel):
-    type: ValueType
+    # ``{"none": null}``: the kernel returns None in this position (``return out, None``).
+    type: ValueType | NoneTypeBox
 
 
 class SliceSpec(FormatModel):

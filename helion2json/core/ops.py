@@ -351,7 +351,8 @@ class BarrierOp(OpModel):
 @op_model()
 class ReturnOp(OpModel):
     op: Literal["hl.return"]
-    values: list[Name]
+    # null where the kernel returns None.
+    values: list[Name | None]
 
 
 @op_model(defines="value", in_combine=True, names=(TORCH,))

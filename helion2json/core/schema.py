@@ -30,6 +30,7 @@ from helion2json.core.format_types import (
     ExprOperand,
     FormatModel,
     IndexEntry,
+    ListTypeBox,
     Loc,
     Name,
     NewAxisIndex,
@@ -262,6 +263,10 @@ class _CrossChecker:
                 self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape)))
             elif isinstance(arg.type, ScalarTypeBox):
                 self.define(arg.id, _Symbol("scalar"))
+            elif isinstance(arg.type, ListTypeBox):
+                self.define(arg.id, _Symbol("constant"))
+                for item in arg.type.names:
+                    self.define(item, _Symbol("scalar"))
             else:
                 self.define(arg.id, _Symbol("constant"))
         for index, op in enumerate(self.func.body):
@@ -443,7 +448,8 @@ class _CrossChecker:
     @_checks(ReturnOp)
     def check_return(self, op: ReturnOp) -> None:
         for i, name in enumerate(op.values):
-            self.use(f"values[{i}]", name)
+            if name is not None:
+                self.use(f"values[{i}]", name)
 
     @_checks(TorchOp)
     def check_torch(self, op: TorchOp) -> None:

@@ -132,7 +132,7 @@ class ReferenceRun:
     """
 
     name: str
-    outputs: list[torch.Tensor]
+    outputs: list[torch.Tensor | None]
     arguments: list[Any] | None = None
 
 
@@ -260,12 +260,13 @@ def _clone_all(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any
     return [_clone(a) for a in args], {k: _clone(v) for k, v in kwargs.items()}
 
 
-def _outputs(value: Any, what: str) -> list[torch.Tensor]:
+def _outputs(value: Any, what: str) -> list[torch.Tensor | None]:
+    """The tensors a run returned, in order; None where it returns None (``return out, None``)."""
     if value is None:
         return []
     items = list(value) if isinstance(value, tuple | list) else [value]
     for position, item in enumerate(items):
-        if not isinstance(item, torch.Tensor):
+        if item is not None and not isinstance(item, torch.Tensor):
             raise TypeError(f"{what} returned {type(item).__name__} at position {position}")
     return items
 
@@ -275,7 +276,7 @@ def _interpret(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
     func: str | None,
-) -> tuple[list[torch.Tensor], dict[str, Any]]:
+) -> tuple[list[torch.Tensor | None], dict[str, Any]]:
     """Run the document on clones; returns its outputs and each argument's final state."""
     cloned_args, cloned_kwargs = _clone_all(args, kwargs)
     outputs = run_document(document, cloned_args, cloned_kwargs, func=func)
@@ -339,6 +340,12 @@ def verify_document(
         )
         return result
     for index, (actual, expected) in enumerate(zip(outputs, reference.outputs, strict=True)):
+        if actual is None and expected is None:
+            continue
+        if actual is None or expected is None:
+            result.status = "mismatch"
+            result.error = f"output {index} is None in {'the document' if actual is None else 'the reference'} only"
+            return result
         checks.append(
             _check(index, f"output {index}", actual, expected, reduction_length, atol, rtol)
         )
@@ -476,7 +483,7 @@ def _run_compiled(
     back = home or torch.device("cpu")
     return ReferenceRun(
         COMPILED_REFERENCE if device == "cuda" else INTERPRETED_REFERENCE,
-        [o.to(back) for o in outputs],
+        [None if o is None else o.to(back) for o in outputs],
         [_to_device(a, back) for a in normalized],
     )
 

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import torch
 
-from helion2json import UnsupportedError, export_kernel, validate_spec
+from helion2json import ArgumentError, UnsupportedError, export_kernel, validate_spec
 from helion2json.core.capture.helion_ir import TRACED_ARGUMENTS_META
 from helion2json.core.capture.translator import KernelTranslator
 from helion2json.core.capture.values import ExportOptions
@@ -880,3 +880,41 @@ def test_a_tile_property_read_inside_a_loop_is_named_again_after_it(docs: Docume
     after = json.dumps(func["body"][func["body"].index(inner) + len(region(func, inner)) + 2 :])
     # The document validates: the chunk's begin after the loop names a value still in scope.
     assert not any(re.search(rf"\b{name}\b", after) for name in inside)
+
+
+# ------------------------------------------------------------------ signatures
+
+
+def test_a_list_argument_names_its_items(docs: Documents) -> None:
+    func = docs["center_rows"]
+    assert func["args"][1] == {
+        "id": "normalized_shape",
+        "type": {"list": [{"scalar": "i64"}], "names": ["normalized_shape_0"]},
+    }
+    # Helion's symbol for the item is the item's name in the body.
+    assert [op["args"][1] for op in ops(func, "torch.div")] == ["normalized_shape_0"] * 2
+    pairs = docs["affine_pairs"]
+    assert pairs["args"][1]["type"]["list"] == [{"scalar": "f64"}] * 2
+    assert one(pairs, "torch.mul")["args"][1] == "scale_shift_0"
+    assert {"expr": "steps_0 * steps_1"} in ops(pairs, "torch.add")[1]["args"]
+
+
+def test_a_returned_none_is_a_null_value(docs: Documents) -> None:
+    func = docs["doubled_without_stats"]
+    assert func["rets"][1] == {"type": {"none": None}}
+    assert one(func, "hl.return")["values"] == ["out", None]
+
+
+def test_a_tuple_of_tensors_is_an_error_at_the_definition() -> None:
+    @helion.kernel(static_shapes=True)
+    def add_pair(pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        a, b = pair
+        out = torch.empty_like(a)
+        for tile in hl.tile(a.size(0)):
+            out[tile] = a[tile] + b[tile]
+        return out
+
+    with pytest.raises(ArgumentError, match="argument 'pair' is a tuple") as error:
+        export_kernel(add_pair, ((torch.randn(4), torch.randn(4)),))
+    assert error.value.location is not None
+    assert error.value.location.line == add_pair.fn.__code__.co_firstlineno

@@ -30,6 +30,7 @@ from helion2json.tests.kernels import (
     linalg,
     norms,
     reductions,
+    signatures,
     slicing,
 )
 
@@ -726,6 +727,28 @@ FAMILIES: list[Family] = [
         ),
         reference=_chunked_decay_scan,
         tags=("slicing", "tile-properties", "causal"),
+    ),
+    # -- signatures
+    Family(
+        "center_rows",
+        signatures.center_rows,
+        lambda: (torch.randn(6, 8), [8], torch.randn(8), 1e-5),
+        reference=lambda x, shape, w, eps: F.rms_norm(x - x.mean(-1, keepdim=True), shape, w, eps),
+        tags=("signatures", "list-argument", "norm"),
+    ),
+    Family(
+        "affine_pairs",
+        signatures.affine_pairs,
+        lambda: (torch.randn(10), (0.5, -1.0), [3, 2]),
+        reference=lambda x, pair, steps: x * pair[0] + pair[1] + steps[0] * steps[1],
+        tags=("signatures", "list-argument", "scalars"),
+    ),
+    Family(
+        "doubled_without_stats",
+        signatures.doubled_without_stats,
+        lambda: (torch.randn(10),),
+        reference=lambda x: (x * 2.0, None),
+        tags=("signatures", "none-return"),
     ),
     # -- less common kinds
     Family(
