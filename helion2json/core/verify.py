@@ -35,9 +35,10 @@ from typing import Any, Literal
 import torch
 
 from helion2json.core import triton_cpu
-from helion2json.core.dtypes import dtype_label
+from helion2json.core.dtypes import dtype_label, torch_dtype
 from helion2json.core.eager_cpu import out_dtype_products_on_cpu
 from helion2json.core.errors import ArgumentError, ExportError, one_line
+from helion2json.core.precision import lowest_precisions
 from helion2json.interpret import InterpretError, run_document
 
 __all__ = [
@@ -238,8 +239,13 @@ def _check(
     reduction_length: int,
     atol: float | None,
     rtol: float | None,
+    rounded_to: str | None = None,
 ) -> OutputCheck:
     default_atol, default_rtol = tolerance(actual.dtype, reduction_length)
+    if rounded_to is not None and actual.dtype.is_floating_point:
+        # The value passed through a lower precision than its own (see core.precision).
+        path_atol, path_rtol = tolerance(torch_dtype(rounded_to), reduction_length)
+        default_atol, default_rtol = max(default_atol, path_atol), max(default_rtol, path_rtol)
     use_atol = default_atol if atol is None else atol
     use_rtol = default_rtol if rtol is None else rtol
     ok, max_abs, max_rel, message = compare_tensors(actual, expected, use_atol, use_rtol)
@@ -339,6 +345,8 @@ def verify_document(
             f"the document returns {len(outputs)} tensors, the reference {len(reference.outputs)}"
         )
         return result
+    chosen = _function(document, func)
+    rounded = lowest_precisions(chosen) if isinstance(chosen, Mapping) else []
     for index, (actual, expected) in enumerate(zip(outputs, reference.outputs, strict=True)):
         if actual is None and expected is None:
             continue
@@ -346,8 +354,11 @@ def verify_document(
             result.status = "mismatch"
             result.error = f"output {index} is None in {'the document' if actual is None else 'the reference'} only"
             return result
+        rounded_to = rounded[index] if index < len(rounded) else None
         checks.append(
-            _check(index, f"output {index}", actual, expected, reduction_length, atol, rtol)
+            _check(
+                index, f"output {index}", actual, expected, reduction_length, atol, rtol, rounded_to
+            )
         )
     if reference.arguments is not None:
         names = _argument_names(document, func)

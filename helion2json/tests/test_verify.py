@@ -20,6 +20,7 @@ import torch
 from helion2json import ArgumentError, export_kernel
 from helion2json.core import verify
 from helion2json.core.example_args import evaluation_namespace
+from helion2json.core.precision import lowest_precisions
 from helion2json.core.triton_cpu import interpreter_unavailable_reason
 from helion2json.core.verify import (
     COMPILED_REFERENCE,
@@ -451,3 +452,39 @@ def test_eager_mode_is_a_cpu_reference_for_out_dtype_products(name: str) -> None
     assert run is not None, skipped
     result = verify_document(document, args, reference=run)
     assert result.ok, describe(result)
+
+
+def test_tolerance_follows_the_lowest_precision_on_the_path() -> None:
+    chosen = next(f for f in FAMILIES if f.name == "half_rounded_row_sums")
+    torch.manual_seed(0)
+    args = chosen.make_args()
+    document = export_kernel(chosen.kernel, args)
+    assert lowest_precisions(document["module"]["funcs"][0]) == ["f16"]
+    expected = chosen.reference(*args)
+    # One f16 rounding step apart from what the document computes: beyond f32's tolerance.
+    nudged = expected + expected.abs() * 2.0**-11
+    result = verify_document(document, args, reference=ReferenceRun("nudged", [nudged]))
+    assert result.ok, describe(result)
+    (check,) = result.outputs
+    assert (check.atol, check.rtol) == tolerance(torch.float16) and check.dtype == "f32"
+    # Without the cast, the output keeps f32's tolerance.
+    plain_document, plain_args, reference = matmul_case()
+    (plain,) = verify_document(plain_document, plain_args, reference=reference).outputs
+    assert (plain.atol, plain.rtol) == tolerance(torch.float32)
+
+
+def test_the_path_is_followed_through_stores_and_loops() -> None:
+    func = {
+        "args": [{"id": "x", "type": {"tensor": {"shape": ["?"], "elem": "f32"}}}],
+        "body": [
+            {"op": "hl.alloc", "shape": [4], "dtype": "bf16", "result": "scratch"},
+            {"op": "hl.alloc", "shape": [4], "dtype": "f32", "result": "out"},
+            {"op": "hl.alloc", "shape": [4], "dtype": "f32", "result": "exact"},
+            {"op": "hl.store_slice", "dst": "exact", "offsets": [0], "src": "x"},
+            {"op": "hl.store_slice", "dst": "out", "offsets": [0], "src": "carried"},
+            {"op": "hl.assign", "src": "scratch", "result": "carried"},
+            {"op": "hl.store_slice", "dst": "scratch", "offsets": [0], "src": "x"},
+            {"op": "hl.return", "values": ["out", "exact", "x"]},
+        ],
+    }
+    assert lowest_precisions(func) == ["bf16", "f32", None]

@@ -29,6 +29,7 @@ from helion2json.tests.kernels import (
     kinds,
     linalg,
     norms,
+    precision,
     reductions,
     signatures,
     slicing,
@@ -749,6 +750,14 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(10),),
         reference=lambda x: (x * 2.0, None),
         tags=("signatures", "none-return"),
+    ),
+    # -- precision
+    Family(
+        "half_rounded_row_sums",
+        precision.half_rounded_row_sums,
+        lambda: (torch.randn(6, 40), 3.0),
+        reference=lambda x, scale: (x * scale).half().float().sum(-1),
+        tags=("precision", "reduction"),
     ),
     # -- less common kinds
     Family(
