@@ -918,3 +918,27 @@ def test_a_tuple_of_tensors_is_an_error_at_the_definition() -> None:
         export_kernel(add_pair, ((torch.randn(4), torch.randn(4)),))
     assert error.value.location is not None
     assert error.value.location.line == add_pair.fn.__code__.co_firstlineno
+
+
+@helion.kernel(static_shapes=True)
+def jagged_tile_sums(values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    rows = offsets.size(0) - 1
+    out = torch.zeros([rows], dtype=values.dtype, device=values.device)
+    for tile_r in hl.tile(rows, block_size=2):
+        starts = offsets[tile_r]
+        lengths = offsets[tile_r.index + 1] - starts
+        acc = hl.zeros([tile_r], dtype=values.dtype)
+        for tile_k in hl.jagged_tile(lengths):
+            acc = acc + hl.load(values, [starts[:, None] + tile_k.index[None, :]]).sum(1)
+        out[tile_r] = acc
+    return out
+
+
+def test_a_jagged_tile_is_refused_at_its_loop() -> None:
+    # Its per-lane mask is implicit: exporting the loop alone would read past each row.
+    with pytest.raises(UnsupportedError) as info:
+        export_kernel(jagged_tile_sums, (torch.randn(20), torch.tensor([0, 3, 3, 10, 17, 20])))
+    error = info.value
+    assert error.op == "hl.jagged_tile"
+    assert error.location is not None
+    assert "hl.jagged_tile(lengths)" in source_line(error.location.line)
