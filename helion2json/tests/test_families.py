@@ -942,3 +942,13 @@ def test_a_jagged_tile_is_refused_at_its_loop() -> None:
     assert error.op == "hl.jagged_tile"
     assert error.location is not None
     assert "hl.jagged_tile(lengths)" in source_line(error.location.line)
+
+
+@pytest.mark.parametrize("name", ["wide_block_row_sums", "edge_block_row_sums"])
+def test_a_load_added_into_a_block_sized_value_is_padded_to_the_block(
+    docs: Documents, name: str
+) -> None:
+    func = docs[name]
+    assert one(func, "hl.register_block_size")["size"] == 16
+    assert one(func, "hl.zeros")["shape"] == ["size(tile_m)", "block_n"]
+    assert one(func, "hl.load")["pad_to"] == [None, "block_n"]

@@ -555,6 +555,20 @@ FAMILIES: list[Family] = [
         tags=("reduction", "gather"),
     ),
     Family(
+        "wide_block_row_sums",
+        reductions.block_row_sums,
+        lambda: (torch.randn(6, 10),),
+        reference=lambda x: x.sum(-1) * 2.0,
+        tags=("reduction", "register-block-size", "padding"),
+    ),
+    Family(
+        "edge_block_row_sums",
+        reductions.block_row_sums,
+        lambda: (torch.randn(6, 20),),
+        reference=lambda x: x.sum(-1) * 2.0,
+        tags=("reduction", "register-block-size", "padding"),
+    ),
+    Family(
         "cumsum_rows",
         reductions.cumsum_rows,
         lambda: (torch.randn(6, 10),),
