@@ -952,3 +952,9 @@ def test_a_load_added_into_a_block_sized_value_is_padded_to_the_block(
     assert one(func, "hl.register_block_size")["size"] == 16
     assert one(func, "hl.zeros")["shape"] == ["size(tile_m)", "block_n"]
     assert one(func, "hl.load")["pad_to"] == [None, "block_n"]
+
+
+def test_a_tile_begin_folded_into_arithmetic_is_the_tile_offset(docs: Documents) -> None:
+    func = docs["chunk_tail_minus_sum"]
+    positions = [entry for load in ops(func, "hl.load") for entry in load["index"]]
+    assert {"at": "-1 + min(dim(g,1), 4 + tile_t)"} in positions

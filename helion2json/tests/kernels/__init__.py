@@ -185,6 +185,11 @@ def _unpack_nibbles(packed: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return torch.stack([low, high], 1).reshape(-1, packed.size(1)).float() * scale
 
 
+def _chunk_tail_minus_sum(g: torch.Tensor, chunk: int) -> torch.Tensor:
+    parts = g.split(chunk, dim=1)
+    return torch.stack([part[:, -1] - part.sum(1) for part in parts], dim=1)
+
+
 def _chunked_decay_scan(
     weights: torch.Tensor, x: torch.Tensor, decay: torch.Tensor, carry: torch.Tensor
 ) -> torch.Tensor:
@@ -742,6 +747,13 @@ FAMILIES: list[Family] = [
         ),
         reference=_chunked_decay_scan,
         tags=("slicing", "tile-properties", "causal"),
+    ),
+    Family(
+        "chunk_tail_minus_sum",
+        slicing.chunk_tail_minus_sum,
+        lambda: (torch.randn(2, 10), 4),
+        reference=_chunk_tail_minus_sum,
+        tags=("tile-properties", "dynamic-shapes", "expressions"),
     ),
     # -- signatures
     Family(

@@ -99,3 +99,18 @@ def chunked_decay_scan(
         rows = tile_c.begin * length + tile_m.index
         out[tile_b.begin, rows, tile_h.begin, :] = acc
     return out
+
+
+@helion.kernel(static_shapes=False)
+def chunk_tail_minus_sum(g: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Per chunk of a row, its last element minus its sum. The last position,
+    ``min(t.begin + chunk, seqlen) - 1``, is symbolic arithmetic on the tile's begin."""
+    batch, seqlen = g.shape
+    chunk = hl.specialize(chunk)
+    chunks = (seqlen + chunk - 1) // chunk
+    out = torch.empty(batch, chunks, dtype=g.dtype, device=g.device)
+    for tile_b in hl.tile(batch, block_size=1):
+        for tile_t in hl.tile(seqlen, block_size=chunk):
+            last = min(tile_t.begin + chunk, seqlen) - 1
+            out[tile_b.begin, tile_t.id] = g[tile_b.begin, last] - g[tile_b.begin, tile_t].sum()
+    return out
