@@ -364,14 +364,16 @@ class BarrierOp(OpModel):
 @op_model()
 class ReturnOp(OpModel):
     op: Literal["hl.return"]
-    values: list[Name]
+    # null where the kernel returns None.
+    values: list[Name | None]
 
 
 @op_model(defines="value", in_combine=True, names=(TORCH,))
 class TorchOp(ValueOpModel):
     op: Annotated[str, Field(pattern=r"^torch\.[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")]
     overload: str
-    args: list[Operand]
+    # A list of operands is one tensor-list argument (``torch.stack([a, b])``).
+    args: list[Operand | list[Operand]]
     attrs: dict[str, AttrValue] = Field(default_factory=dict)
     result: Name | list[Name] | None = None
     # Floating tensor operands are converted to this type before the op (mixed precision).

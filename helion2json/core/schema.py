@@ -30,9 +30,11 @@ from helion2json.core.format_types import (
     ExprOperand,
     FormatModel,
     IndexEntry,
+    ListTypeBox,
     Loc,
     Name,
     NewAxisIndex,
+    RangeIndex,
     Ret,
     Scalar,
     ScalarTypeBox,
@@ -289,6 +291,8 @@ class _CrossChecker:
                 self.use(at, entry.broadcast, ("tile",))
             elif isinstance(entry, AtIndex):
                 self.expr(at, entry.at)
+            elif isinstance(entry, RangeIndex):
+                self.exprs(f"{at}.range", entry.range)
             elif isinstance(entry, TensorIndex):
                 self.use(at, entry.tensor)
             if not isinstance(entry, NewAxisIndex):
@@ -304,6 +308,10 @@ class _CrossChecker:
                 self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape), arg.type))
             elif isinstance(arg.type, ScalarTypeBox):
                 self.define(arg.id, _Symbol("scalar", type=arg.type))
+            elif isinstance(arg.type, ListTypeBox):
+                self.define(arg.id, _Symbol("constant"))
+                for item, item_type in zip(arg.type.names, arg.type.list):
+                    self.define(item, _Symbol("scalar", type=item_type))
             else:
                 self.define(arg.id, _Symbol("constant"))
         if self.func.specialization is not None:
@@ -551,7 +559,7 @@ class _CrossChecker:
                 self.expr(bound, value)
 
     @_checks(DotOp, JoinOp)
-    def check_args(self, op: DotOp | JoinOp | TorchOp | AssociativeScanOp | ReduceOp) -> None:
+    def check_args(self, op: DotOp | JoinOp | AssociativeScanOp | ReduceOp) -> None:
         for i, operand in enumerate(op.args):
             self.operand(f"args[{i}]", operand)
 
@@ -567,11 +575,17 @@ class _CrossChecker:
     @_checks(ReturnOp)
     def check_return(self, op: ReturnOp) -> None:
         for i, name in enumerate(op.values):
-            self.use(f"values[{i}]", name)
+            if name is not None:
+                self.use(f"values[{i}]", name)
 
     @_checks(TorchOp)
     def check_torch(self, op: TorchOp) -> None:
-        self.check_args(op)
+        for i, operand in enumerate(op.args):
+            if isinstance(operand, list):
+                for j, item in enumerate(operand):
+                    self.operand(f"args[{i}][{j}]", item)
+            else:
+                self.operand(f"args[{i}]", operand)
         self.attrs(op.attrs)
 
     def combine(self, op: AssociativeScanOp | ReduceOp) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import torch
 
-from helion2json.core.format_types import IndexEntry, TensorIndex
+from helion2json.core.format_types import IndexEntry, SliceSpec, TensorIndex
 from helion2json.core.ops import AtomicOp, LoadOp, StoreOp, StoreSliceOp
 from helion2json.interpret.indexing import index_items, load_slice, take, window
 from helion2json.interpret.registry import executes
@@ -126,15 +126,43 @@ def mask_of(it: Interpreter, name: str | None) -> torch.Tensor | None:
 def execute_load(it: Interpreter, op: LoadOp) -> None:
     mask = mask_of(it, op.mask)
     if op.slice is not None:
-        value = load_slice(it, op.slice)
-        if mask is not None:
-            value = torch.where(mask, value, torch.zeros_like(value))
+        value = load_slice(it, op.slice) if mask is None else _masked_window(it, op.slice, mask)
     else:
         assert op.base is not None and op.index is not None
         value = gather(it, it.host_tensor(op.base), op.index, mask)
     if op.pad_to is not None:
         value = _padded(it, value, op.pad_to)
     it.define(op.result, value)
+
+
+def _masked_window(it: Interpreter, spec: SliceSpec, mask: torch.Tensor) -> torch.Tensor:
+    """A slice load whose masked-off positions may lie outside the base: they read as 0.
+
+    Only the part of the window inside the base is read; a masked-on position
+    outside it is an error.
+    """
+    base = it.host_tensor(spec.base)
+    if len(spec.offsets) != base.dim():
+        raise InterpretError(f"{len(spec.offsets)} offsets into a tensor of rank {base.dim()}")
+    sizes = [it.int_expr(size) for size in spec.sizes]
+    value = torch.zeros(sizes, dtype=base.dtype, device=base.device)
+    inside = torch.ones(sizes, dtype=torch.bool, device=base.device)
+    source: list[slice] = []
+    target: list[slice] = []
+    for axis, (offset_expr, size) in enumerate(zip(spec.offsets, sizes, strict=True)):
+        offset = it.int_expr(offset_expr)
+        first, last = max(offset, 0), min(offset + size, base.shape[axis])
+        source.append(slice(first, max(first, last)))
+        target.append(slice(first - offset, max(first, last) - offset))
+        positions = torch.arange(offset, offset + size, device=base.device)
+        shape = [1] * len(sizes)
+        shape[axis] = size
+        inside &= ((positions >= 0) & (positions < base.shape[axis])).reshape(shape)
+    selected = mask.broadcast_to(sizes)
+    if bool((selected & ~inside).any()):
+        raise InterpretError(f"a masked-on element of the window lies outside {spec.base}")
+    value[tuple(target)] = base[tuple(source)]
+    return torch.where(selected, value, torch.zeros_like(value))
 
 
 def _padded(it: Interpreter, value: torch.Tensor, pad_to: Sequence[Any]) -> torch.Tensor:

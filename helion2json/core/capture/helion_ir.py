@@ -173,3 +173,9 @@ def iter_block_ids(iter_node: ast.expr) -> list[int]:
             return []
         block_ids.append(block_id)
     return block_ids
+
+
+def is_jagged_tile(env: Any, block_id: int) -> bool:
+    """Whether ``block_id`` is a ``hl.jagged_tile`` loop's block (helion 1.5 has them)."""
+    check = getattr(env, "is_jagged_tile", None)
+    return bool(check(block_id)) if callable(check) else False

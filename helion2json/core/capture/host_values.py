@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import operator
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import sympy
@@ -83,6 +84,28 @@ def _scalar_type(value: Any) -> str:
     return "f64"
 
 
+_SCALARS = (bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, _SCALARS)
+
+
+def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[str, Any]:
+    """A list of scalars: item ``i`` is the scalar ``{name}_{i}`` of the body.
+
+    Helion turns each item into a symbol of its own (``u0``, ``u1``... in the list's
+    order, whatever their values); the body's expressions name the item it stands for.
+    """
+    names: list[str] = []
+    for index, item in enumerate(items):
+        item_name = t.fresh(f"{name}_{index}")
+        names.append(item_name)
+        if isinstance(item, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+            t.names.symbol_names[item.node.expr] = ex.Ref(item_name)
+    return {"list": [{"scalar": _scalar_type(item)} for item in items], "names": names}
+
+
 def signature(t: KernelTranslator) -> list[dict[str, Any]]:
     args: list[dict[str, Any]] = []
     for name, value in t.params:
@@ -104,6 +127,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
             t.names.symbol_names[value] = ex.Ref(name)
             if isinstance(value, sympy.Eq) and value.rhs == 1:
                 t.names.symbol_names[value.lhs] = ex.Ref(name)
+        elif isinstance(value, (list, tuple)) and value and all(map(_is_scalar, value)):
+            args.append({"id": name, "type": _scalar_list(t, name, value)})
         elif isinstance(value, torch.dtype):
             # Helion specialises on a dtype: the body holds its element type wherever it is used.
             args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
@@ -119,7 +144,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
         else:
             raise ArgumentError(
                 f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
-                "scalar (int, float, bool), dtype, device, None, str and callable arguments",
+                "scalar (int, float, bool), list of scalars, dtype, device, None, str and "
+                "callable arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )
@@ -162,13 +188,19 @@ def host_statements_before_device(t: KernelTranslator) -> None:
         t.host_eval.run(stmt)
 
 
-def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
-    names: list[str] = []
+def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str | None]]:
+    names: list[str | None] = []
     for stmt in t.host.body:
         if isinstance(stmt, ast.Return):
-            names = [_returned_name(t, element) for element in _returned(stmt)]
+            names = [
+                None if _is_none(element) else _returned_name(t, element)
+                for element in _returned(stmt)
+            ]
     rets: list[dict[str, Any]] = []
     for name in names:
+        if name is None:
+            rets.append({"type": {"none": None}})
+            continue
         ref = t.names.tensors.get(name)
         if ref is None:
             raise t.unsupported(
@@ -176,6 +208,10 @@ def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
             )
         rets.append({"type": {"tensor": {"shape": ["?"] * ref.rank, "elem": elem_of(t, name)}}})
     return rets, names
+
+
+def _is_none(element: ast.expr) -> bool:
+    return isinstance(element, ast.Constant) and element.value is None
 
 
 def _returned(stmt: ast.Return) -> list[ast.expr]:

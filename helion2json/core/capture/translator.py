@@ -301,6 +301,8 @@ class KernelTranslator:
                 continue
             rename[out] = name
         saved_names = self.walk.pending_names
+        # Names a region gives symbols (a tile's begin read again inside a loop) end with it.
+        saved_symbols = dict(self.names.symbol_names)
         self.walk.pending_names = rename
         self.walk.graph_nodes.append({n.name: n for n in graph.nodes})
         try:
@@ -320,6 +322,7 @@ class KernelTranslator:
         finally:
             self.walk.graph_nodes.pop()
             self.walk.pending_names = saved_names
+            self.names.symbol_names = saved_symbols
         return results
 
     def reads_carried_after(
