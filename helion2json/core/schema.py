@@ -310,7 +310,7 @@ class _CrossChecker:
                 self.define(arg.id, _Symbol("scalar", type=arg.type))
             elif isinstance(arg.type, ListTypeBox):
                 self.define(arg.id, _Symbol("constant"))
-                for item, item_type in zip(arg.type.names, arg.type.list):
+                for item, item_type in zip(arg.type.names, arg.type.list, strict=True):
                     self.define(item, _Symbol("scalar", type=item_type))
             else:
                 self.define(arg.id, _Symbol("constant"))

@@ -83,7 +83,8 @@ def lower_barrier(lw: Lowering, op: Mapping[str, Any]) -> None:
 
 @lowers("hl.return")
 def lower_return(lw: Lowering, op: Mapping[str, Any]) -> None:
-    values = [lw.lookup(name) for name in op["values"]]
+    # ``null`` is a ``None`` the kernel returns: nothing to hand back.
+    values = [lw.lookup(name) for name in op["values"] if name is not None]
     if not all(isinstance(v, HostValue) for v in values):
         raise lw.error("returns a value that is not a host tensor")
     lw.returned = [_materialized(lw, v) for v in values if isinstance(v, HostValue)]
