@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from lsp_editor import KERNELS, Editor
+from lsp_editor import KERNELS, Editor, worker_pids
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -88,3 +88,16 @@ async def test_preview_mlir_names_the_op_the_lowering_refuses(editor: Editor) ->
     # The kernel exports: only the lowering refuses it.
     json_preview = await editor.command("h2j.lsp.previewJson", uri, "quantize_fp8", 0)
     assert json_preview["ok"] is True
+
+
+async def test_the_server_lowers_without_loading_torch(editor: Editor) -> None:
+    uri = editor.open("preview_mlir_light.py")
+    preview = await editor.command(PREVIEW_MLIR, uri, "add", 0)
+    assert preview["ok"] is True, preview["text"]
+
+    def loads_torch(pid: int) -> bool:
+        return "/torch/" in Path(f"/proc/{pid}/maps").read_text()
+
+    # The worker exported (it maps torch's libraries); the server lowered, without them.
+    assert any(loads_torch(pid) for pid in worker_pids(editor.server_pid))
+    assert not loads_torch(editor.server_pid)
