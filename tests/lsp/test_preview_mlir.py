@@ -33,6 +33,13 @@ def family_kernel(name: str, directive: str) -> str:
 FP8 = family_kernel("quantize_fp8", "# h2j: args(torch.randn(8, 12, dtype=torch.bfloat16), 4.0)")
 
 
+async def test_preview_mlir_is_an_advertised_command(editor: Editor) -> None:
+    assert editor.initialize_result is not None
+    provider = editor.initialize_result.capabilities.execute_command_provider
+    assert provider is not None
+    assert PREVIEW_MLIR in provider.commands
+
+
 async def test_preview_mlir_is_the_kernel_function(editor: Editor) -> None:
     uri = editor.open("preview_mlir.py")
     preview = await editor.command(PREVIEW_MLIR, uri, "matmul", 0)
