@@ -545,6 +545,12 @@ def _register_commands(server: H2jServer) -> None:
         path = uris.to_fs_path(uri)
         return await commands.preview_json(ls.session, uri, path, kernel, example or 0)
 
+    @server.command(commands.PREVIEW_MLIR)
+    async def preview_mlir(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
+        uri, kernel, example = _target(arguments, example_default=0)
+        path = uris.to_fs_path(uri)
+        return await commands.preview_mlir(ls.session, uri, path, kernel, example or 0)
+
     @server.command(commands.EXPORT_KERNEL)
     async def export_kernel(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
         uri, kernel, example = _target(arguments, example_default=None)

@@ -13,6 +13,7 @@ from h2j_lsp.session import Document, Session
 from helion2json.worker.protocol import ExportResult
 
 PREVIEW_JSON = "h2j.lsp.previewJson"
+PREVIEW_MLIR = "h2j.lsp.previewMlir"
 EXPORT_KERNEL = "h2j.lsp.exportKernel"
 RESTART_WORKER = "h2j.lsp.restartWorker"
 SHOW_STATUS = "h2j.lsp.showStatus"
@@ -39,22 +40,50 @@ async def preview_json(
     session: Session, uri: str, path: str | None, name: str, example: int
 ) -> dict[str, Any]:
     """The JSON text of one example, as the command line writes it, or why there is none."""
+    exported = await _previewed_document(session, uri, path, name, example)
+    if isinstance(exported, str):
+        return {"ok": False, "text": exported}
+    # Imported on first use: it pulls in pydantic, which the server otherwise never needs.
+    from helion2json.core.export import to_json_text
+
+    return {"ok": True, "text": to_json_text(exported)}
+
+
+async def preview_mlir(
+    session: Session, uri: str, path: str | None, name: str, example: int
+) -> dict[str, Any]:
+    """The MLIR of one example's kernel function, as ``h2j-lsp --export --mlir`` writes it
+    (no harness), or why there is none: the export's errors or the op the lowering refuses."""
+    exported = await _previewed_document(session, uri, path, name, example)
+    if isinstance(exported, str):
+        return {"ok": False, "text": exported}
+    # The lowering reads the JSON document alone (no torch); imported on first use, as it
+    # pulls in pydantic, which the server otherwise never needs.
+    from helion2json.mlir import LoweringError, lower_document
+
+    try:
+        return {"ok": True, "text": lower_document(exported)}
+    except LoweringError as exc:
+        return {"ok": False, "text": f"kernel {name!r} does not lower to MLIR: {exc}"}
+
+
+async def _previewed_document(
+    session: Session, uri: str, path: str | None, name: str, example: int
+) -> dict[str, Any] | str:
+    """One example's exported document for a preview, or why there is none."""
     found = _kernel(session, uri, path, name)
     if isinstance(found, str):
-        return {"ok": False, "text": found}
+        return found
     document, kernel = found
     if not 0 <= example < len(kernel.examples):
         count = len(kernel.examples)
-        return {"ok": False, "text": f"kernel {name!r} has {count} example(s), not #{example}"}
+        return f"kernel {name!r} has {count} example(s), not #{example}"
     # A live preview follows the kernel's exports: its kernel goes first after each edit.
     session.focus(document, kernel.def_span.start_line)
     result = await session.export(document, kernel, example)
     if result.ok and result.document is not None:
-        # Imported on first use: it pulls in pydantic, which the server otherwise never needs.
-        from helion2json.core.export import to_json_text
-
-        return {"ok": True, "text": to_json_text(result.document)}
-    return {"ok": False, "text": failure_summary(name, result)}
+        return result.document
+    return failure_summary(name, result)
 
 
 async def export_kernel(

@@ -1,8 +1,9 @@
-"""Code lenses above each kernel: its export status, "Preview JSON" and "Export"."""
+"""Code lenses above each kernel: its export status, "Preview JSON", "Preview MLIR" and
+"Export"."""
 
 from __future__ import annotations
 
-from h2j_lsp.features.commands import EXPORT_KERNEL, PREVIEW_JSON
+from h2j_lsp.features.commands import EXPORT_KERNEL, PREVIEW_JSON, PREVIEW_MLIR
 from h2j_lsp.features.model import Command, Lens
 from h2j_lsp.features.report import kernel_status
 from h2j_lsp.session import Document, exportable
@@ -19,6 +20,8 @@ def code_lenses(document: Document, trusted: bool) -> list[Lens]:
             continue
         preview = Command("Preview JSON", PREVIEW_JSON, [document.uri, kernel.name, 0])
         lenses.append(Lens(at, preview))
+        mlir = Command("Preview MLIR", PREVIEW_MLIR, [document.uri, kernel.name, 0])
+        lenses.append(Lens(at, mlir))
         export = Command("Export", EXPORT_KERNEL, [document.uri, kernel.name, None])
         lenses.append(Lens(at, export))
     return lenses

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DocumentSymbolRequest, type LanguageClient } from 'vscode-languageclient/node';
 import { chooseKernel, type Kernel, kernelsFromSymbols } from './kernels';
-import { openPreview, PreviewProvider, type PreviewResult } from './preview';
-import { PREVIEW_SCHEME, type PreviewTarget } from './previewUri';
+import { openPreview, type PreviewFetcher, PreviewProvider, type PreviewResult } from './preview';
+import { MLIR_PREVIEW, type PreviewTarget } from './previewUri';
 import { onDidChangeInterpreter } from './pythonExtension';
 import { ServerManager, showStartProblem } from './server';
 import { changeNeedsRestart } from './settings';
@@ -43,7 +43,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         statusItem.show();
     };
 
-    const preview = new PreviewProvider(async (target, token) => {
+    // Each preview's text is one server command's answer: the client only shows it.
+    const fetchFromServer = (command: string): PreviewFetcher => async (target, token) => {
         if (!manager) {
             throw new Error('H2J is not active.');
         }
@@ -54,20 +55,30 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }
         return (await client.sendRequest(
             'workspace/executeCommand',
-            { command: 'h2j.lsp.previewJson', arguments: [target.uri, target.kernel, target.example] },
+            { command, arguments: [target.uri, target.kernel, target.example] },
             token,
         )) as PreviewResult;
-    });
-    context.subscriptions.push(preview, vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, preview));
+    };
+    const preview = new PreviewProvider(fetchFromServer('h2j.lsp.previewJson'));
+    const mlirPreview = new PreviewProvider(fetchFromServer('h2j.lsp.previewMlir'), MLIR_PREVIEW);
+    for (const shown of [preview, mlirPreview]) {
+        context.subscriptions.push(shown, vscode.workspace.registerTextDocumentContentProvider(shown.kind.scheme, shown));
+    }
+    // The server's preview lenses' commands, and the preview each opens.
+    const lensPreviews = new Map([
+        ['h2j.lsp.previewJson', preview],
+        ['h2j.lsp.previewMlir', mlirPreview],
+    ]);
 
     const server = new ServerManager(output, {
         middleware: {
             // The server's code lenses run these commands: show their results in the editor.
             executeCommand: async (command, args, next) => {
-                if (command === 'h2j.lsp.previewJson') {
+                const lensPreview = lensPreviews.get(command);
+                if (lensPreview) {
                     const target = previewTargetFromArgs(args);
                     if (target) {
-                        await openPreview(target, preview);
+                        await openPreview(target, lensPreview);
                         return { ok: true, text: '' };
                     }
                 }
@@ -89,12 +100,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
             }),
             client.onNotification('h2j/exported', (params: { uri?: unknown; kernel?: unknown; example?: unknown }) => {
                 preview.onExported(params ?? {});
+                mlirPreview.onExported(params ?? {});
             }),
         ],
         onState: (state) => {
             showStatus(presentClientState(state));
             if (state === 'running') {
                 preview.refreshAll();
+                mlirPreview.refreshAll();
                 void seedStatus();
             }
         },
@@ -113,6 +126,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }
     };
     manager = server;
+    /** A command that opens the kernel's preview of this kind beside the editor. */
+    function previewCommand(shown: PreviewProvider) {
+        return async (uri?: unknown, kernel?: unknown, example?: unknown): Promise<void> => {
+            if (uri === undefined && vscode.window.activeTextEditor?.document.uri.scheme === shown.kind.scheme) {
+                shown.refreshAll(); // run from a preview: show it afresh
+                return;
+            }
+            const target = await resolveTarget(server, uri, kernel, typeof example === 'number' ? example : 0, output);
+            if (target) {
+                await openPreview({ ...target, example: target.example ?? 0 }, shown);
+            }
+        };
+    }
     context.subscriptions.push({ dispose: () => void server.dispose() });
 
     context.subscriptions.push(
@@ -121,16 +147,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
             await server.restart('H2J: Restart Server');
             reportProblem(server, output);
         }),
-        vscode.commands.registerCommand('h2j.previewJson', async (uri?: unknown, kernel?: unknown, example?: unknown) => {
-            if (uri === undefined && vscode.window.activeTextEditor?.document.uri.scheme === PREVIEW_SCHEME) {
-                preview.refreshAll(); // run from a preview: show it afresh
-                return;
-            }
-            const target = await resolveTarget(server, uri, kernel, typeof example === 'number' ? example : 0, output);
-            if (target) {
-                await openPreview({ ...target, example: target.example ?? 0 }, preview);
-            }
-        }),
+        vscode.commands.registerCommand('h2j.previewJson', previewCommand(preview)),
+        vscode.commands.registerCommand('h2j.previewMlir', previewCommand(mlirPreview)),
         vscode.commands.registerCommand('h2j.exportKernel', async (uri?: unknown, kernel?: unknown, example?: unknown) => {
             if (!vscode.workspace.isTrusted) {
                 const manage = 'Manage Workspace Trust';

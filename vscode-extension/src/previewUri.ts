@@ -1,9 +1,23 @@
-// The read-only preview documents' URIs: `h2j-preview:<dir>/<module>.<kernel>[.<n>].helion.json?<target>`.
-// The path gives the tab a readable title ending in `.json` (so VS Code shows it as JSON);
+// The read-only preview documents' URIs: `h2j-preview:<dir>/<module>.<kernel>[.<n>].helion.json?<target>`
+// for the JSON, `h2j-mlir-preview:<dir>/<module>.<kernel>[.<n>].mlir?<target>` for the MLIR.
+// The path gives the tab a readable title ending in `.json` or `.mlir`;
 // the query carries the exact target, base64url-encoded JSON so that no character of the
 // source URI or kernel name can be mangled by URI escaping. Pure: no `vscode` import.
 
 export const PREVIEW_SCHEME = 'h2j-preview';
+
+/** What a preview shows: its URI scheme, the suffix of its title, its language, and what
+ * the server was doing when it has nothing to show. */
+export interface PreviewKind {
+    scheme: string;
+    suffix: string;
+    languageId: string;
+    doing: string;
+}
+
+// jsonc: a failed export is shown as comments, which plain JSON would flag.
+export const JSON_PREVIEW: PreviewKind = { scheme: PREVIEW_SCHEME, suffix: '.helion.json', languageId: 'jsonc', doing: 'exporting' };
+export const MLIR_PREVIEW: PreviewKind = { scheme: 'h2j-mlir-preview', suffix: '.mlir', languageId: 'mlir', doing: 'exporting and lowering' };
 
 export interface PreviewTarget {
     /** The kernel's source file, as a URI string (`file:///...`). */
@@ -33,19 +47,19 @@ export function moduleName(uri: string): string {
     return base.replace(/\.pyi?$/, '') || 'module';
 }
 
-export function previewFileName(target: PreviewTarget): string {
+export function previewFileName(target: PreviewTarget, kind: PreviewKind = JSON_PREVIEW): string {
     const example = target.example > 0 ? `.${target.example}` : '';
-    return `${moduleName(target.uri)}.${target.kernel}${example}.helion.json`;
+    return `${moduleName(target.uri)}.${target.kernel}${example}${kind.suffix}`;
 }
 
-export function encodePreviewUri(target: PreviewTarget): PreviewUriParts {
+export function encodePreviewUri(target: PreviewTarget, kind: PreviewKind = JSON_PREVIEW): PreviewUriParts {
     const source = sourcePath(target.uri);
     const slash = source.lastIndexOf('/');
     const dir = slash > 0 ? source.slice(0, slash) : '';
     const payload = JSON.stringify({ uri: target.uri, kernel: target.kernel, example: target.example });
     return {
-        scheme: PREVIEW_SCHEME,
-        path: `${dir}/${previewFileName(target)}`,
+        scheme: kind.scheme,
+        path: `${dir}/${previewFileName(target, kind)}`,
         query: Buffer.from(payload, 'utf8').toString('base64url'),
     };
 }

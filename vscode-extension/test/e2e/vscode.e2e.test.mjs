@@ -145,6 +145,16 @@ describe('H2J in VS Code', () => {
             mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
             await vscode.screenshot('preview', SCREENSHOT);
 
+            // 5b. The "Preview MLIR" code lens opens the kernel function's MLIR beside it, lowered by the server.
+            const mlirTab = page.locator('.tabs-container .tab', { hasText: 'matmul.matmul.mlir' });
+            await page.locator('.codelens-decoration a', { hasText: 'Preview MLIR' }).first().click({ timeout: 60_000 });
+            await mlirTab.waitFor({ state: 'visible', timeout: 30_000 });
+            text = await previewShows('func.func in the MLIR preview (code lens)', /func\.func @matmul\(/);
+            assert.match(text, /^module \{/);
+            assert.doesNotMatch(text, /H2J: exporting and lowering/, 'the kernel lowers');
+
+            vscode.step('the code lens opened the MLIR preview');
+
             // 6. H2J: Export Kernel to JSON writes a file under helion-json/ that the JSON Schema accepts.
             await vscode.runCommand('H2J: Export Kernel to JSON');
             const outDir = join(vscode.workspace, 'helion-json');

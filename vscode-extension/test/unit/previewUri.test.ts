@@ -4,6 +4,8 @@ import {
     decodePreviewQuery,
     encodePreviewUri,
     exportedMatches,
+    JSON_PREVIEW,
+    MLIR_PREVIEW,
     moduleName,
     PREVIEW_SCHEME,
     previewFileName,
@@ -18,6 +20,19 @@ describe('preview URIs', () => {
         assert.equal(previewFileName({ uri: 'file:///a/attn.py', kernel: 'fwd', example: 2 }), 'attn.fwd.2.helion.json');
         assert.equal(moduleName('file:///a/b/my%20mod.py'), 'my mod');
         assert.equal(moduleName('untitled:Untitled-1'), 'Untitled-1');
+    });
+
+    it('names the MLIR preview like the MLIR file beside the export, under a scheme of its own', () => {
+        const target = { uri: 'file:///work/kernels/matmul.py', kernel: 'matmul', example: 0 };
+        const parts = encodePreviewUri(target, MLIR_PREVIEW);
+        assert.equal(parts.scheme, 'h2j-mlir-preview');
+        assert.notEqual(parts.scheme, JSON_PREVIEW.scheme);
+        assert.equal(parts.path, '/work/kernels/matmul.matmul.mlir');
+        assert.equal(MLIR_PREVIEW.languageId, 'mlir');
+        assert.equal(previewFileName({ uri: 'file:///a/attn.py', kernel: 'fwd', example: 2 }, MLIR_PREVIEW), 'attn.fwd.2.mlir');
+        // The same target, whichever preview shows it.
+        assert.equal(parts.query, encodePreviewUri(target).query);
+        assert.deepEqual(decodePreviewQuery(parts.query), target);
     });
 
     it('round-trips the target through the query, whatever characters it has', () => {
