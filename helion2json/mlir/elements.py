@@ -3,7 +3,9 @@
 Device values are built element by element (``tensor.generate``, whose body reads
 operands with ``tensor.extract`` and host tensors with ``memref.load``); stores and
 atomics are ``scf.for`` nests over the written window. Broadcasting is PyTorch's,
-right-aligned: an operand axis of static extent 1 is read at position 0.
+right-aligned: an operand axis of static extent 1 is read at position 0, and one of
+dynamic extent is read at position 0 where its extent is 1 when the kernel runs (a
+window whose extent is an expression, ``x[tile, -2:-1]``, broadcasts as PyTorch's does).
 """
 
 from __future__ import annotations
@@ -49,11 +51,18 @@ def read(lw: Lowering, value: TensorValue | ScalarValue, indices: Sequence[str])
     """``value``'s element at result position ``indices`` (right-aligned broadcasting)."""
     if isinstance(value, ScalarValue):
         return value.ssa
+    b = lw.b
     skip = len(indices) - len(value.shape)
     positions = []
     for axis, extent in enumerate(value.shape):
-        positions.append(lw.b.index(0) if extent == 1 else indices[skip + axis])
-    return lw.b.assign(f"tensor.extract {value.ssa}[{', '.join(positions)}] : {value.type}")
+        index = indices[skip + axis]
+        if extent == 1:
+            index = b.index(0)
+        elif extent is None:
+            single = b.assign(f"arith.cmpi eq, {value.dims[axis]}, {b.index(1)} : index")
+            index = b.assign(f"arith.select {single}, {b.index(0)}, {index} : index")
+        positions.append(index)
+    return b.assign(f"tensor.extract {value.ssa}[{', '.join(positions)}] : {value.type}")
 
 
 def generate(

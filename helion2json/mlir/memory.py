@@ -22,6 +22,8 @@ from helion2json.mlir.values import (
     mlir_elem,
 )
 
+INDEX_ENTRY_KINDS = ("tile", "broadcast", "full", "at", "newaxis", "range", "tensor")
+
 
 @dataclass(frozen=True)
 class IndexPlan:
@@ -30,6 +32,23 @@ class IndexPlan:
     shape: tuple[int | None, ...]
     dims: tuple[str, ...]
     positions: Callable[[list[str]], list[str]]
+
+
+# The fields each op's lowering reads (besides ``op``, ``loc``, ``type`` and ``types``): a
+# field it does not know would change what the op means, so it is refused.
+_FIELDS = {
+    "hl.load": {"result", "slice", "base", "index", "mask", "pad_to"},
+    "hl.store_slice": {"dst", "offsets", "src", "mask", "sizes"},
+    "hl.store": {"dst", "index", "src", "mask"},
+    "atomic": {"dst", "index", "src", "expected", "sem", "result"},
+}
+_SLICE_FIELDS = {"base", "offsets", "sizes"}
+
+
+def _known_fields(lw: Lowering, op: Mapping[str, Any], kind: str) -> None:
+    unknown = set(op) - _FIELDS[kind] - {"op", "loc", "type", "types"}
+    if unknown:
+        raise lw.error(f"unknown field(s) {', '.join(sorted(unknown))}")
 
 
 def _scalar_operand(lw: Lowering, value: Any) -> ScalarValue:
@@ -56,6 +75,9 @@ def lower_alloc(lw: Lowering, op: Mapping[str, Any]) -> None:
 
 def slice_plan(lw: Lowering, spec: Mapping[str, Any]) -> tuple[HostValue, IndexPlan]:
     """The host tensor a slice reads and its window as an index plan."""
+    unknown = set(spec) - _SLICE_FIELDS
+    if unknown:
+        raise lw.error(f"unknown slice field(s) {', '.join(sorted(unknown))}")
     base = lw.host(spec["base"])
     if len(spec["offsets"]) != len(base.dims) or len(spec["sizes"]) != len(base.dims):
         raise lw.error(f"a slice of '{spec['base']}' needs one offset and size per axis")
@@ -84,7 +106,12 @@ def load_slice(lw: Lowering, spec: Mapping[str, Any]) -> TensorValue:
 
 def index_plan(lw: Lowering, base: HostValue, entries: Sequence[Mapping[str, Any]]) -> IndexPlan:
     """The plan of an index (entries ``tile``, ``full``, ``at``, ``newaxis``, ``broadcast``,
-    ``tensor``); the positions are computed inside the body of the consumer."""
+    ``range``, ``tensor``); the positions are computed inside the body of the consumer."""
+    for entry in entries:
+        # An entry of another kind, or with more keys, means something this lowering would
+        # read wrongly: refuse it rather than guess.
+        if len(entry) != 1 or next(iter(entry)) not in INDEX_ENTRY_KINDS:
+            raise lw.error(f"unknown index entry {dict(entry)!r}")
     shape: list[int | None] = []
     dims: list[str] = []
     # Per base axis: how to compute its position from the result indices.
@@ -114,6 +141,11 @@ def index_plan(lw: Lowering, base: HostValue, entries: Sequence[Mapping[str, Any
             dims.append(tile.size)
             zero = lw.b.index(0)
             getters.append(_fixed(zero))
+        elif "range" in entry:
+            begin, end = (lw.index_expr(bound) for bound in entry["range"])
+            shape.append(_static_difference(lw, entry["range"]))
+            dims.append(lw.b.assign(f"arith.subi {end}, {begin} : index"))
+            getters.append(_offset_getter(lw, begin, result_axis))
         elif "full" in entry:
             shape.append(None)
             dims.append(base.dims[axis])
@@ -147,6 +179,11 @@ def index_plan(lw: Lowering, base: HostValue, entries: Sequence[Mapping[str, Any
         dims.append(base.dims[rest])
         getters.append(_result_axis(result_axis))
     return IndexPlan(tuple(shape), tuple(dims), lambda indices: [g(indices) for g in getters])
+
+
+def _static_difference(lw: Lowering, bounds: Sequence[Any]) -> int | None:
+    begin, end = (lw.static_extent(bound) for bound in bounds)
+    return None if begin is None or end is None else end - begin
 
 
 def _fixed(position: str) -> Callable[[list[str]], str]:
@@ -192,6 +229,7 @@ def _mask_flag(lw: Lowering, name: str | None, indices: list[str]) -> str | None
 
 @lowers("hl.load")
 def lower_load(lw: Lowering, op: Mapping[str, Any]) -> None:
+    _known_fields(lw, op, "hl.load")
     if op.get("slice") is not None:
         base, plan = slice_plan(lw, op["slice"])
     else:
@@ -251,6 +289,7 @@ def _store_element(
 
 @lowers("hl.store_slice")
 def lower_store_slice(lw: Lowering, op: Mapping[str, Any]) -> None:
+    _known_fields(lw, op, "hl.store_slice")
     dst = lw.host(op["dst"])
     src = lw.operand(op["src"])
     offsets = [lw.index_expr(offset) for offset in op["offsets"]]
@@ -275,6 +314,7 @@ def lower_store_slice(lw: Lowering, op: Mapping[str, Any]) -> None:
 
 @lowers("hl.store")
 def lower_store(lw: Lowering, op: Mapping[str, Any]) -> None:
+    _known_fields(lw, op, "hl.store")
     dst = lw.host(op["dst"])
     src = lw.operand(op["src"])
     plan = index_plan(lw, dst, op["index"])
@@ -303,6 +343,7 @@ _FLOAT_UPDATES = {
 
 @lowers(*_INT_UPDATES, "hl.atomic_xchg", "hl.atomic_cas")
 def lower_atomic(lw: Lowering, op: Mapping[str, Any]) -> None:
+    _known_fields(lw, op, "atomic")
     if op.get("result") is not None:
         raise lw.error("the values an atomic replaced (its result) are not lowered")
     dst = lw.host(op["dst"])
