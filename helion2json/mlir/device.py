@@ -215,8 +215,47 @@ def lower_torch(lw: Lowering, op: Mapping[str, Any]) -> None:
             op["result"],
             generate(lw, elem, [lw.static_extent(length)], [lw.index_expr(length)], element),
         )
+    elif name == "stack":
+        lw.define(op["result"], _stacked(lw, op))
     else:
         raise lw.error("this torch operator is not lowered to MLIR")
+
+
+def _stacked(lw: Lowering, op: Mapping[str, Any]) -> TensorValue:
+    """``torch.stack(parts, dim)``: a new axis at ``dim`` whose position ``k`` reads part
+    ``k`` (the parts have one shape, as PyTorch requires)."""
+    items = op["args"][0]
+    if not isinstance(items, list) or not items:
+        raise lw.error("torch.stack needs a non-empty list of operands")
+    parts: list[TensorValue] = []
+    for item in items:
+        part = lw.operand(item)
+        if not isinstance(part, TensorValue):
+            raise lw.error("torch.stack of a scalar")
+        parts.append(part)
+    rank = len(parts[0].shape)
+    if any(len(part.shape) != rank for part in parts):
+        raise lw.error("torch.stack of tensors of different ranks")
+    axis = int(op["attrs"].get("dim", 0)) % (rank + 1)
+    elem = dm.recorded_elem(op) or dm.promoted(parts)
+    shape = (*parts[0].shape[:axis], len(parts), *parts[0].shape[axis:])
+    dims = (*parts[0].dims[:axis], lw.b.index(len(parts)), *parts[0].dims[axis:])
+
+    def element(indices: list[str]) -> str:
+        inner = indices[:axis] + indices[axis + 1 :]
+
+        def part(k: int) -> str:
+            return lw.b.convert(read(lw, parts[k], inner), parts[k].elem, elem)
+
+        def choose(k: int) -> str:
+            if k == len(parts) - 1:
+                return part(k)
+            is_k = lw.b.assign(f"arith.cmpi eq, {indices[axis]}, {lw.b.index(k)} : index")
+            return select(lw, is_k, lambda: part(k), lambda: choose(k + 1), elem)
+
+        return choose(0)
+
+    return generate(lw, elem, shape, dims, element)
 
 
 @lowers("hl.cumsum", "hl.cumprod")
