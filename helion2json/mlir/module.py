@@ -44,15 +44,46 @@ def select_function(document: Mapping[str, Any], func: str | None) -> Mapping[st
 
 
 def parameters(function: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """``(name, kind, type)`` of each MLIR parameter: kind ``tensor`` or ``scalar``."""
+    """``(name, kind, type)`` of each MLIR parameter: kind ``tensor`` or ``scalar``. A list
+    argument is its items, each a parameter of the name the body knows it by."""
     found = []
+    for name, declared in _arguments(function):
+        if "tensor" in declared:
+            found.append((name, "tensor", declared["tensor"]))
+        elif "scalar" in declared:
+            found.append((name, "scalar", declared["scalar"]))
+    return found
+
+
+def _arguments(function: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(name, type)`` of each argument, a list argument's items in its place."""
+    found: list[tuple[str, Any]] = []
     for argument in function["args"]:
         declared = argument["type"]
-        if "tensor" in declared:
-            found.append((argument["id"], "tensor", declared["tensor"]))
-        elif "scalar" in declared:
-            found.append((argument["id"], "scalar", declared["scalar"]))
+        if "list" in declared:
+            found.extend(zip(declared["names"], declared["list"], strict=True))
+        else:
+            found.append((argument["id"], declared))
     return found
+
+
+def argument_values(function: Mapping[str, Any], args: Sequence[Any]) -> dict[str, Any]:
+    """The example value of each parameter name, a list argument's items by their names."""
+    names = [argument["id"] for argument in function["args"]]
+    if len(args) != len(names):
+        raise LoweringError(f"{len(args)} example arguments for {len(names)} parameters")
+    values = {}
+    for argument, value in zip(function["args"], args, strict=True):
+        declared = argument["type"]
+        if "list" not in declared:
+            values[argument["id"]] = value
+            continue
+        if len(value) != len(declared["names"]):
+            raise LoweringError(
+                f"argument {argument['id']!r}: {len(value)} items for {len(declared['names'])}"
+            )
+        values.update(zip(declared["names"], value, strict=True))
+    return values
 
 
 # The parameter that holds a launch's random seeds (hl.rng_seed), after the kernel's own.
@@ -178,10 +209,7 @@ def harness(
     b = Builder()
     globals_: list[str] = []
     operands: list[str] = []
-    names = [argument["id"] for argument in function["args"]]
-    if len(args) != len(names):
-        raise LoweringError(f"{len(args)} example arguments for {len(names)} parameters")
-    by_name = dict(zip(names, args, strict=True))
+    by_name = argument_values(function, args)
     for name, kind, declared in parameters(function):
         value = by_name[name]
         if kind == "tensor":

@@ -122,9 +122,25 @@ def document_of(body: list[dict[str, Any]], elem: str = "f32") -> dict[str, Any]
 
 def _scaled_rows(op: dict[str, Any], elem: str = "f32") -> dict[str, Any]:
     load = {"slice": {"base": "x", "offsets": ["tile_m", 0], "sizes": ["size(tile_m)", "dim(x,1)"]}}
+    store = {
+        "op": "hl.store_slice",
+        "dst": "out",
+        "offsets": ["tile_m", 0],
+        "src": "y",
+        "loc": {"file": "k.py", "line": 9, "col": 4},
+    }
+    return _rows_of([{**op, "args": [load, *op.get("args", [])]}, store], elem=elem, fill=None)
+
+
+def _rows_of(
+    body: list[dict[str, Any]], *, elem: str = "f32", fill: int | None = 0
+) -> dict[str, Any]:
+    """``k(x)``: ``out`` like ``x`` (filled with ``fill``), then ``body`` in a loop over row
+    tiles of 4; returns ``out``."""
+    alloc = {"op": "hl.alloc", "shape": ["dim(x,0)", "dim(x,1)"], "dtype": elem, "result": "out"}
     return document_of(
         [
-            {"op": "hl.alloc", "shape": ["dim(x,0)", "dim(x,1)"], "dtype": elem, "result": "out"},
+            alloc if fill is None else {**alloc, "fill": fill},
             {
                 "op": "hl.tile.begin",
                 "iters": ["m"],
@@ -134,14 +150,7 @@ def _scaled_rows(op: dict[str, Any], elem: str = "f32") -> dict[str, Any]:
                 "end": ["dim(x,0)"],
                 "parallel": True,
             },
-            {**op, "args": [load, *op.get("args", [])]},
-            {
-                "op": "hl.store_slice",
-                "dst": "out",
-                "offsets": ["tile_m", 0],
-                "src": "y",
-                "loc": {"file": "k.py", "line": 9, "col": 4},
-            },
+            *body,
             {"op": "hl.tile.end"},
             {"op": "hl.return", "values": ["out"]},
         ],
@@ -282,3 +291,131 @@ def test_invalid_mlir_is_reported_as_such() -> None:
     with pytest.raises(ToolError) as raised:
         lower_to_llvm(TOOLS, "module { func.func @main() { %0 = arith.addi } }")
     assert raised.value.stage == "parse and verify"
+
+
+def _inner_columns() -> dict[str, Any]:
+    """Columns ``1 .. n-2`` of ``x`` doubled into ``out`` through ``range`` index entries."""
+    inner = [{"tile": "tile_m"}, {"range": [1, "dim(x,1) - 1"]}]
+    return _rows_of(
+        [
+            {"op": "hl.load", "result": "inner", "base": "x", "index": inner},
+            {
+                "op": "torch.mul",
+                "overload": "Tensor",
+                "result": "y",
+                "args": ["inner", 2.0],
+                "attrs": {},
+            },
+            {"op": "hl.store", "dst": "out", "index": inner, "src": "y"},
+        ]
+    )
+
+
+@needs_tools
+def test_range_index_entries_read_and_write_their_bounds() -> None:
+    torch.manual_seed(0)
+    result = check_with_mlir(_inner_columns(), (torch.randn(10, 5),), tools=TOOLS)
+    assert result.ok, result.mismatches
+    assert result.outputs[0][:, 0].eq(0).all() and result.outputs[0][:, -1].eq(0).all()
+
+
+@pytest.mark.parametrize(
+    "entry", [{"step": [0, 2]}, {"tile": "tile_m", "step": 2}], ids=["kind", "key"]
+)
+def test_an_unknown_index_entry_is_refused(entry: dict[str, Any]) -> None:
+    document = _inner_columns()
+    document["module"]["funcs"][0]["body"][2]["index"] = [entry, {"full": True}]
+    with pytest.raises(LoweringError, match="unknown index entry") as raised:
+        lower_document(document)
+    assert raised.value.op == "hl.load"
+
+
+def test_an_unknown_field_of_a_load_is_refused() -> None:
+    document = _inner_columns()
+    document["module"]["funcs"][0]["body"][2]["stride"] = [1, 2]
+    with pytest.raises(LoweringError, match="stride"):
+        lower_document(document)
+
+
+@needs_tools
+def test_a_window_of_dynamic_extent_one_broadcasts() -> None:
+    # The last column, its extent an expression that is 1 when the kernel runs.
+    last = {"slice": {"base": "x", "offsets": ["tile_m", "dim(x,1) - 1"],
+                      "sizes": ["size(tile_m)", "dim(x,1) - (dim(x,1) - 1)"]}}  # fmt: skip
+    add = {
+        "op": "torch.add",
+        "overload": "Tensor",
+        "result": "y",
+        "args": [last],
+        "attrs": {"alpha": 1.0},
+    }
+    torch.manual_seed(0)
+    result = check_with_mlir(_scaled_rows(add), (torch.randn(10, 3),), tools=TOOLS)
+    assert result.ok, result.mismatches
+
+
+@needs_tools
+def test_stack_of_a_list_operand_interleaves_its_parts() -> None:
+    def half(name: str, offset: Any) -> dict[str, Any]:
+        window = {"base": "x", "offsets": ["tile_m", offset], "sizes": ["size(tile_m)", 2]}
+        return {"op": "hl.load", "result": name, "slice": window}
+
+    document = _rows_of(
+        [
+            half("low", 0),
+            half("high", 2),
+            {
+                "op": "torch.stack",
+                "overload": "default",
+                "result": "both",
+                "args": [["high", "low"]],
+                "attrs": {"dim": 2},
+            },
+            {
+                "op": "torch.view",
+                "overload": "default",
+                "result": "y",
+                "args": ["both"],
+                "attrs": {"size": ["size(tile_m)", 4]},
+            },
+            {"op": "hl.store_slice", "dst": "out", "offsets": ["tile_m", 0], "src": "y"},
+        ]
+    )
+    torch.manual_seed(0)
+    result = check_with_mlir(document, (torch.randn(10, 4),), tools=TOOLS)
+    assert result.ok, result.mismatches
+
+
+@needs_tools
+def test_list_items_are_scalar_parameters_and_none_returns_nothing() -> None:
+    window = {"base": "x", "offsets": ["tile_m", 0], "sizes": ["size(tile_m)", "dim(x,1)"]}
+    document = _rows_of(
+        [
+            {"op": "hl.load", "result": "rows", "slice": window},
+            {
+                "op": "torch.mul",
+                "overload": "Tensor",
+                "result": "scaled",
+                "args": ["rows", "pair_0"],
+                "attrs": {},
+            },
+            {
+                "op": "torch.add",
+                "overload": "Tensor",
+                "result": "y",
+                "args": ["scaled", {"expr": "pair_1 * 2"}],
+                "attrs": {"alpha": 1},
+            },
+            {"op": "hl.store_slice", "dst": "out", "offsets": ["tile_m", 0], "src": "y"},
+        ]
+    )
+    function = document["module"]["funcs"][0]
+    pair = {"list": [{"scalar": "f64"}, {"scalar": "i64"}], "names": ["pair_0", "pair_1"]}
+    function["args"].append({"id": "pair", "type": pair})
+    function["rets"].append({"type": {"none": None}})
+    function["body"][-1]["values"].append(None)
+    assert "%arg_pair_0: f64, %arg_pair_1: i64" in lower_document(document)
+    torch.manual_seed(0)
+    result = check_with_mlir(document, (torch.randn(10, 3), [1.5, 3]), tools=TOOLS)
+    assert result.ok, result.mismatches
+    assert len(result.outputs) == 1
