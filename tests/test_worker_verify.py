@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from verify_kernels import ADD, NOISY, WRITES_NOTHING
 
 from helion2json.worker.exporter import ModuleExporter
 from helion2json.worker.protocol import (
@@ -28,34 +29,7 @@ from helion2json.worker.protocol import (
 from helion2json.worker.rpc import INVALID_PARAMS, read_frame, serve
 from helion2json.worker.service import WorkerService
 
-KERNELS = """\
-import helion
-import helion.language as hl
-import torch
-
-
-@helion.kernel(static_shapes=True)
-def add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    m, n = x.size()
-    out = torch.empty_like(x)
-    for tile_m, tile_n in hl.tile([m, n]):
-        out[tile_m, tile_n] = x[tile_m, tile_n] + y[tile_m, tile_n]
-    return out
-
-
-@helion.kernel(static_shapes=True)
-def noisy(x: torch.Tensor) -> torch.Tensor:
-    out = torch.empty_like(x)
-    for tile in hl.tile(x.size(0)):
-        out[tile] = x[tile] + torch.rand_like(x[tile])
-    return out
-
-
-@helion.kernel(static_shapes=True)
-def writes_nothing(x: torch.Tensor) -> None:
-    for tile in hl.tile(x.size(0)):
-        y = x[tile] + 1
-"""
+KERNELS = ADD + NOISY + WRITES_NOTHING
 ADD_ARGS = "torch.randn(8, 8), torch.randn(8, 8)"
 
 

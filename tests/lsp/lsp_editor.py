@@ -58,6 +58,8 @@ class Editor:
         self.paths: dict[str, Path] = {}
         client.feature("h2j/status")(lambda params: self.statuses.append(_plain(params)))
         client.feature("h2j/exported")(lambda params: self.exports.append(_plain(params)))
+        self.verifications: list[dict[str, Any]] = []
+        client.feature("h2j/verified")(lambda params: self.verifications.append(_plain(params)))
         for method in (types.WORKSPACE_CODE_LENS_REFRESH, types.WORKSPACE_INLAY_HINT_REFRESH):
             client.feature(method)(lambda params: None)
 
