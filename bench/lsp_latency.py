@@ -175,9 +175,11 @@ async def verify_cost(editor: Editor, path: Path, edits: range) -> dict[str, Any
             types.ExecuteCommandParams("h2j.lsp.verify", [path.as_uri(), "matmul", 0])
         )
         verifies.append(time.perf_counter() - started)
-        if answer.status != "pass" or answer.cached:
-            raise SystemExit(f"verify did not run and pass: {answer.status}: {answer.message}")
-        references.add(answer.reference)
+        if answer["status"] != "pass" or answer["cached"]:
+            raise SystemExit(
+                f"verify did not run and pass: {answer['status']}: {answer['message']}"
+            )
+        references.add(answer["reference"])
     return {"exports": exports, "verifies": verifies, "references": sorted(references)}
 
 
