@@ -27,6 +27,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "mixed.py").write_text(ADD + NOISY)
     (root / "unproven.py").write_text(UNPROVEN_MATMUL)
     (root / "broken.py").write_text(BROKEN)
+    (root / "dies.py").write_text(
+        ADD.replace("def add(", "def dies(").replace(
+            "torch.randn(8, 8))\n@", 'torch.randn(8, 8))\n# h2j: ref(__import__("os")._exit(3))\n@'
+        )
+    )
     return root
 
 
@@ -129,6 +134,7 @@ def test_no_reference_is_not_a_pass(project: Path, tmp_path: Path) -> None:
         project,
         "unproven.py",
         "broken.py",
+        "dies.py",
         "--out-dir",
         str(tmp_path),
         "--format",
@@ -148,6 +154,13 @@ def test_no_reference_is_not_a_pass(project: Path, tmp_path: Path) -> None:
     # A kernel that does not export is reported once, as an export failure, and not verified.
     broken = next(e for e in output["exports"] if e["kernel"] == "broken")
     assert "verify" not in broken and by_code["bad-arguments"]["file"] == "broken.py"
+    # A worker that dies mid-verify is that kernel's failure; the run goes on with a new one.
+    died = by_code["worker-failure"]
+    assert died["file"] == "dies.py" and died["severity"] == "error"
+    assert died["message"].startswith("kernel 'dies': verify: the exporter worker exited")
+    assert (
+        next(e for e in output["exports"] if e["kernel"] == "dies")["verify"]["status"] == "error"
+    )
 
 
 @pytest.mark.parametrize(
