@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from verify_kernels import ADD, NOISY, WRITES_NOTHING
+from verify_kernels import ADD, NOISY, UNPROVEN_MATMUL, WRITES_NOTHING
 
 from helion2json.worker.exporter import ModuleExporter
 from helion2json.worker.protocol import (
@@ -231,3 +231,21 @@ def test_a_kernel_that_does_not_load_is_an_error_with_the_export_diagnostics(
     assert report.status == "error"
     assert [d.code for d in report.diagnostics] == ["module-error"]
     assert "defines no 'missing'" in report.message
+
+
+def test_a_reference_that_exits_is_an_error_not_the_end_of_the_worker(
+    exporter: ModuleExporter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without Triton's interpreter, Helion's eager mode cannot run the matmul on CPU: the
+    # user reference is the one that runs, and it exits.
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    export = ExportRequest(
+        str(tmp_path / "k.py"),
+        UNPROVEN_MATMUL,
+        "matmul",
+        "torch.randn(4, 8), torch.randn(8, 4)",
+    )
+    report = exporter.verify(VerifyRequest(export, reference_text="lambda x, y: exit(4)"))
+    assert report.status == "error", report
+    assert report.message == "verification failed: SystemExit: 4"
+    assert [d.code for d in report.diagnostics] == ["verify-error"]

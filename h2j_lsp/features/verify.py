@@ -23,14 +23,17 @@ _MARK = {"pass": "✓", "mismatch": "✗", "error": "✗", "no-reference": "?"}
 
 
 def verify_problems(document: Document, kernel: KernelInfo) -> list[Problem]:
-    """A diagnostic at the kernel (or at the line the worker names, e.g. the ``ref(...)``
-    directive) for a current verify that did not pass."""
+    """A diagnostic at the kernel (or at the line of this file the worker names, e.g. the
+    ``ref(...)`` directive) for a current verify that did not pass."""
     verification = current_verification(document, kernel)
     if verification is None or verification.report.ok:
         return []
     report = verification.report
     span = kernel.name_span
-    located = next((item.line for item in report.diagnostics if item.line is not None), None)
+    located = next(
+        (item.line for item in report.diagnostics if item.file is None and item.line is not None),
+        None,
+    )
     lines = document.lines
     if located is not None and 0 < located <= lines.line_count:
         span = lines.line_span(located - 1, None)

@@ -281,7 +281,7 @@ class ModuleExporter:
         example arguments and compare with the first reference that runs."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        report: VerifyReport | None = None
+        report: VerifyReport
         with self._scope(request.export) as scope:
             try:
                 report = self._verify(request, timings)
@@ -300,7 +300,7 @@ class ModuleExporter:
         document = request.document
         if document is None:
             document = self._export_loaded(request.export, loaded, timings)
-        reference = _directive_reference(request, loaded.module, self._tracebacks)
+        reference = _directive_reference(request, loaded.module)
         with _timed(timings, "verify"):
             try:
                 result = verify_kernel(
@@ -313,7 +313,9 @@ class ModuleExporter:
                     rtol=request.rtol,
                     document=document,
                 )
-            except Exception as exc:  # the interpreter or a reference failed unexpectedly
+            # The interpreter failed unexpectedly, or user code (the kernel, a reference)
+            # raised what verify does not catch.
+            except (Exception, SystemExit) as exc:
                 path = os.path.abspath(request.export.path)
                 raised = self._tracebacks.raised(exc, path)
                 message = f"verification failed: {one_line(exc)}"
@@ -373,9 +375,7 @@ def _directive_config(
         ) from None
 
 
-def _directive_reference(
-    request: VerifyRequest, module: types.ModuleType, tracebacks: _Tracebacks
-) -> Reference | None:
+def _directive_reference(request: VerifyRequest, module: types.ModuleType) -> Reference | None:
     """The ``# h2j: ref(...)`` callable, evaluated like ``args``; a failure is placed on the
     directive's line."""
     if request.reference_text is None:
