@@ -19,6 +19,7 @@ from typing import Literal
 
 __all__ = [
     "DIRECTIVE_KINDS",
+    "DIRECTIVE_START",
     "Directive",
     "DirectiveError",
     "DirectiveKind",
@@ -46,7 +47,7 @@ _TILE_FUNCTIONS = frozenset(
     }
 )
 
-_DIRECTIVE_START = re.compile(r"#[ \t]*h2j[ \t]*:")
+DIRECTIVE_START = re.compile(r"#[ \t]*h2j[ \t]*:")
 _DIRECTIVE_NAME = re.compile(r"[ \t]*([^\W\d]\w*)")
 _LINE_BREAK = re.compile(r"\r\n?")
 _DEF_NAME = re.compile(r"(?:async(?:[ \t\f]|\\\n)+)?def(?:[ \t\f]|\\\n)+([^\W\d]\w*)")
@@ -547,7 +548,7 @@ class _Scanner:
             if "@" in text and text.lstrip(" \t\f").startswith("@"):
                 self.decorator_lines.append(index + 1)
             if "h2j" in text:
-                for match in _DIRECTIVE_START.finditer(text):
+                for match in DIRECTIVE_START.finditer(text):
                     if self.comments.comment_start(index + 1) == match.start():
                         self.directive_lines[index] = match.start()
                         break
@@ -797,7 +798,7 @@ def _parse_directive(source: _Source, line: int, col: int) -> Directive | Direct
     def error(message: str, start: int, stop: int) -> DirectiveError:
         return DirectiveError(message, span(start, stop), "directive-syntax", "error")
 
-    head = _DIRECTIVE_START.match(text, col)
+    head = DIRECTIVE_START.match(text, col)
     assert head is not None
     name = _DIRECTIVE_NAME.match(text, head.end(), end)
     if name is None:

@@ -52,6 +52,8 @@ SECTION = "h2j"
 STATUS = "h2j/status"
 EXPORTED = "h2j/exported"
 VERIFIED = "h2j/verified"
+# The files whose changes on disk may change an export: the modules kernels import.
+WATCHED_FILES = "**/*.py"
 # Exports that answer within this long (a cached one, a small kernel) show no progress bar.
 PROGRESS_DELAY_S = 0.5
 
@@ -375,6 +377,19 @@ def _register_lifecycle(server: H2jServer) -> None:
                 await ls.client_register_capability_async(types.RegistrationParams([registration]))
             except Exception as exc:  # settings changes then only arrive with a restart
                 ls.frontend.log(f"could not register for settings changes: {exc}")
+        if ls.capability("workspace.did_change_watched_files.dynamic_registration"):
+            # Sibling modules that change while closed: their dependents export again.
+            registration = types.Registration(
+                id=str(uuid.uuid4()),
+                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                    watchers=[types.FileSystemWatcher(glob_pattern=WATCHED_FILES)]
+                ),
+            )
+            try:
+                await ls.client_register_capability_async(types.RegistrationParams([registration]))
+            except Exception as exc:  # then only saves in the editor update dependents
+                ls.frontend.log(f"could not watch the workspace's Python files: {exc}")
         await ls.pull_settings()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -398,6 +413,11 @@ def _register_lifecycle(server: H2jServer) -> None:
         for added in params.event.added:
             ls.session.set_folder(added.uri, uris.to_fs_path(added.uri) or added.uri)
         await ls.pull_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: H2jServer, params: types.DidChangeWatchedFilesParams) -> None:
+        paths = [uris.to_fs_path(change.uri) for change in params.changes]
+        ls.session.files_changed([path for path in paths if path is not None])
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: H2jServer, params: None) -> None:
@@ -480,6 +500,7 @@ def _register_features(server: H2jServer) -> None:
         markdown = not formats or types.MarkupKind.Markdown in formats
         buffer = ls.buffer(document)
         line, col = buffer.span_at(params.position)
+        ls.session.focus(document, line)
         text = hover(document, line, col, ls.session.trusted, markdown)
         return None if text is None else proto.hover(buffer, text)
 
@@ -510,6 +531,8 @@ def _register_features(server: H2jServer) -> None:
         buffer = ls.buffer(document)
         start = buffer.span_at(params.range.start)
         end = buffer.span_at(params.range.end)
+        # Editors ask for code actions wherever the cursor goes.
+        ls.session.focus(document, start[0])
         sent = proto.client_diagnostics(params)
         found = [
             *code_actions(

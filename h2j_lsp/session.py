@@ -8,6 +8,13 @@ turn the state into diagnostics, lenses and hints. Exports run as one background
 document: a newer version of the document cancels the task of the older one, so results for
 an outdated version are never shown. A verify runs when asked for, beside them; its result is
 kept only for the version it verified.
+
+A run exports only the kernels whose results are out of date: those whose
+:class:`~h2j_lsp.cache.KernelInputs` changed, whose imported sibling modules changed on
+disk, or whose last outcome is not one the same inputs reproduce. The kernel being edited
+goes first, then the one the user looks at, then the rest in file order. A sibling module
+that changes on disk (saved, or seen by the editor's file watcher) starts a run for the
+documents that read it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from h2j_lsp.cache import ExportCache
+from h2j_lsp.cache import ExportCache, FileHashes, KernelInputs, cacheable, kernel_inputs
 from h2j_lsp.discovery import KernelInfo, ScanResult, scan_source
 from h2j_lsp.golden import StaleGolden, stale_goldens
 from h2j_lsp.outputs import export_request, verify_request
@@ -32,11 +39,13 @@ from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
 from helion2json.worker.protocol import (
     INFRASTRUCTURE_CODES,
     WORKER_FAILURE,
+    Dependency,
     ExportRequest,
     ExportResult,
     VerifyReport,
     VerifyRequest,
     failure,
+    text_sha256,
     verify_failure,
 )
 
@@ -120,10 +129,22 @@ class KernelResults:
     outcomes: tuple[ExportResult, ...]
     # The committed exports these outcomes differ from, compared when they arrived.
     stale: tuple[StaleGolden, ...] = ()
+    # What each example was exported from; empty once the results must be computed again.
+    inputs: tuple[KernelInputs, ...] = ()
 
     @property
     def ok(self) -> bool:
         return all(outcome.ok for outcome in self.outcomes)
+
+    def read_files(self) -> set[str]:
+        """The other files these outcomes came from: imported, or named by a diagnostic."""
+        files = {item.file for outcome in self.outcomes for item in outcome.dependencies}
+        for outcome in self.outcomes:
+            for item in outcome.diagnostics:
+                files.update(
+                    found for found in (item.file, item.related and item.related.file) if found
+                )
+        return files
 
     def shift(self, kernel: KernelInfo) -> int:
         return kernel.first_decorator_line - self.anchor
@@ -162,7 +183,14 @@ class Document:
     job: asyncio.Task[None] | None = None
     # Whether the current text parses; ``scan`` is of the last text that did.
     parses: bool = True
+    # The kernel last previewed or under the cursor: exported right after the edited one.
+    focus: str | None = None
+    # Set when a file the results came from changed while a run was going: it goes again.
+    files_changed: bool = False
+    # Each kernel's own lines and directives when the last run started: what an edit changed.
+    own_texts: dict[str, tuple[tuple[str, str, str | None], ...]] = field(default_factory=dict)
     _lines: SourceLines | None = None
+    _text_sha256: tuple[str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -183,6 +211,19 @@ class Document:
     def kernel(self, name: str) -> KernelInfo | None:
         return next((k for k in self.scan.kernels if k.name == name), None)
 
+    def text_sha256(self) -> str:
+        """The current text's content hash (computed again only when the text changed)."""
+        text = self.text
+        if self._text_sha256 is None or self._text_sha256[0] is not text:
+            self._text_sha256 = (text, text_sha256(text))
+        return self._text_sha256[1]
+
+    def outdate(self) -> None:
+        """Export every kernel again on the next run (another worker answers now)."""
+        self.exported_version = None
+        for name, results in self.results.items():
+            self.results[name] = dataclasses.replace(results, inputs=())
+
     def rescan(self) -> None:
         scan = scan_source(self.text)
         self.parses = scan.syntax_error is None
@@ -199,6 +240,17 @@ def exportable(kernel: KernelInfo) -> bool:
 
 def is_infrastructure(result: ExportResult | VerifyReport) -> bool:
     return any(item.code in INFRASTRUCTURE_CODES for item in result.diagnostics)
+
+
+# Passes of a run that export a kernel again because a file it imported changed meanwhile.
+# Bounded: a remote worker's copy of a sibling may never match the local file.
+MAX_PASSES = 3
+
+
+@dataclass(frozen=True)
+class PendingKernel:
+    kernel: KernelInfo
+    inputs: tuple[KernelInputs, ...]
 
 
 class Session:
@@ -226,6 +278,8 @@ class Session:
         self._exporting: set[asyncio.Task[Any]] = set()
         self._stopping: set[asyncio.Task[Any]] = set()
         self.closing = False
+        # The imported files' contents, hashed again only when their stat changes.
+        self.files = FileHashes()
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -248,6 +302,8 @@ class Session:
         settings = self.settings_for(document)
         if settings.trigger == "change":
             self._schedule(document, delay=settings.debounce_ms / 1000)
+            # Modules importing this one import the editor's text of it (unsaved edits too).
+            self.files_changed([document.path], delay=settings.debounce_ms / 1000)
         else:
             # Nothing runs until the save; what ran for the old text no longer applies.
             self._cancel(document)
@@ -265,11 +321,53 @@ class Session:
         pending = document.job is not None and not document.job.done()
         if pending or document.exported_version != document.version:
             self._schedule(document, delay=0.0)
+        # The worker imports a sibling module from its saved file: only now has it changed.
+        self.files_changed([document.path])
+
+    def files_changed(self, paths: Sequence[str], delay: float = 0.0) -> None:
+        """Files changed (on disk, or an open one's text): run again, after ``delay``, the
+        documents whose results came from them.
+
+        A failure that the same inputs may not reproduce (a module that did not run, example
+        arguments that raised) may come from a sibling module that is missing or broken, so
+        its document runs again too. Each run exports only what is out of date.
+        """
+        changed = {_normal(path) for path in paths}
+        for document in self.documents.values():
+            if _normal(document.path) in changed or not self._reads(document, changed):
+                continue
+            if document.job is not None and not document.job.done():
+                document.files_changed = True
+            elif (
+                self.settings_for(document).trigger == "change"
+                or document.exported_version == document.version
+            ):
+                # With ``trigger: "save"`` an unsaved text exports on its own save.
+                self._schedule(document, delay)
+
+    @staticmethod
+    def _reads(document: Document, changed: set[str]) -> bool:
+        for results in document.results.values():
+            # (A crash or a timeout does not come from a file: a file event retries none.)
+            if any(_may_come_from_a_file(outcome) for outcome in results.outcomes):
+                return True
+            if any(_normal(file) in changed for file in results.read_files()):
+                return True
+        return False
+
+    def focus(self, document: Document, line: int) -> None:
+        """The user looks at ``line`` (0-based): its kernel is exported before the others."""
+        for kernel in document.scan.kernels:
+            if kernel.def_span.start_line <= line <= kernel.def_span.end_line:
+                document.focus = kernel.name
+                return
 
     def close(self, uri: str) -> None:
         document = self.documents.pop(uri, None)
         if document is not None:
             self._cancel(document)
+            # Edits closed without saving no longer apply to the modules importing it.
+            self.files_changed([document.path])
 
     def lookup(self, uri: str, path: str | None) -> Document | None:
         """The open document, else the file at ``path`` as saved (for commands on closed
@@ -339,7 +437,7 @@ class Session:
             # The outDir may have moved: compare with the goldens there.
             self._compare_goldens(document)
             if self.host_for(document) != before[uri]:
-                document.exported_version = None
+                document.outdate()
                 self._schedule(document, delay=0.0)
         self._retire_unused_workers()
         self.configured.set()
@@ -379,7 +477,7 @@ class Session:
         for client in list(self.workers.values()):
             await client.restart()
         for document in self.documents.values():
-            document.exported_version = None
+            document.outdate()
             self._schedule(document, delay=0.0)
 
     def _retire_unused_workers(self) -> None:
@@ -444,12 +542,21 @@ class Session:
         try:
             await self.configured.wait()
             host = self.host_for(document)
-            request = export_request(document.path, document.text, kernel, example)
-            result = await self.worker(host).export(request)
+            result = await self.worker(host).export(self._request(document, kernel, example))
         finally:
             self._exporting.discard(task)
         self._note_health(host, result)
         return result
+
+    def _request(self, document: Document, kernel: KernelInfo, example: int) -> ExportRequest:
+        """The export of one example from the document's current text, with the editor's
+        unsaved texts of the other files it may import."""
+        return dataclasses.replace(
+            export_request(document.path, document.text, kernel, example),
+            unsaved=tuple(
+                (path, text) for path, text in self.unsaved().items() if path != document.path
+            ),
+        )
 
     async def verify(
         self, document: Document, kernel: KernelInfo, example: int
@@ -471,7 +578,7 @@ class Session:
             version = document.version
             host = self.host_for(document)
             client = self.worker(host)
-            request = export_request(document.path, document.text, kernel, example)
+            request = self._request(document, kernel, example)
             exported = await client.export(request)
             self._note_health(host, exported)
             if exported.ok:
@@ -507,19 +614,80 @@ class Session:
         if not document.parses:
             # The worker would only report the syntax error the editor already shows.
             return
-        kernels = [kernel for kernel in document.scan.kernels if exportable(kernel)]
-        if kernels:
-            title = f"h2j: exporting {os.path.basename(document.path)}"
-            async with self.frontend.progress(title) as report:
-                for kernel in kernels:
-                    report(kernel.name)
-                    if not await self._export_kernel(document, kernel, version):
-                        return
+        for number in range(1, MAX_PASSES + 1):
+            document.files_changed = False
+            if not await self._export_pass(document, version, number == MAX_PASSES):
+                return
+            if not document.files_changed:
+                break
         document.exported_version = version
 
-    async def _export_kernel(self, document: Document, kernel: KernelInfo, version: int) -> bool:
+    async def _export_pass(self, document: Document, version: int, last: bool) -> bool:
+        """Export the kernels that are out of date, most wanted first; False stops the run."""
+        pending = self._pending_kernels(document)
+        if not pending:
+            return True
+        title = f"h2j: exporting {os.path.basename(document.path)}"
+        async with self.frontend.progress(title) as report:
+            for item in pending:
+                report(item.kernel.name)
+                if not await self._export_kernel(document, item, version, last):
+                    return False
+        return True
+
+    def _pending_kernels(self, document: Document) -> list[PendingKernel]:
+        """The exportable kernels whose results are out of date: first those whose own lines
+        or directives changed since the last run started (the one being edited), then the
+        one the user looks at, then the others in file order."""
+        text = document.text
+        pending: list[tuple[int, PendingKernel]] = []
+        own_texts = {}
+        for kernel in document.scan.kernels:
+            if not exportable(kernel):
+                continue
+            inputs = tuple(
+                kernel_inputs(export_request(document.path, text, kernel, index))
+                for index in range(len(kernel.examples))
+            )
+            own = tuple((item.source, item.args_text, item.config_text) for item in inputs)
+            own_texts[kernel.name] = own
+            previous = document.results.get(kernel.name)
+            if previous is not None and self._up_to_date(previous, inputs):
+                continue
+            if document.own_texts.get(kernel.name) != own:
+                rank = 0
+            else:
+                rank = 1 if kernel.name == document.focus else 2
+            pending.append((rank, PendingKernel(kernel, inputs)))
+        document.own_texts = own_texts
+        return [item for _rank, item in sorted(pending, key=lambda ranked: ranked[0])]
+
+    def _up_to_date(self, results: KernelResults, inputs: tuple[KernelInputs, ...]) -> bool:
+        return (
+            results.inputs == inputs
+            and len(results.outcomes) == len(inputs)
+            and all(cacheable(outcome) for outcome in results.outcomes)
+            and self._current([d for outcome in results.outcomes for d in outcome.dependencies])
+        )
+
+    def _current(self, dependencies: Sequence[Dependency]) -> bool:
+        return not dependencies or self.files.current(dependencies, self.unsaved())
+
+    def unsaved(self) -> dict[str, str]:
+        """The open documents whose text differs from their file: path -> the editor's text,
+        which the worker imports instead of the file."""
+        return {
+            document.path: document.text
+            for document in self.documents.values()
+            if document.text_sha256() != self.files.sha256(document.path)
+        }
+
+    async def _export_kernel(
+        self, document: Document, pending: PendingKernel, version: int, last_pass: bool
+    ) -> bool:
         """Export every example of a kernel and publish; False stops the document's run
         (superseded, or the worker is down and every further export would fail the same)."""
+        kernel = pending.kernel
         outcomes: list[ExportResult] = []
         for index in range(len(kernel.examples)):
             outcomes.append(await self.export(document, kernel, index))
@@ -527,9 +695,14 @@ class Session:
                 break
         if document.version != version:
             return False
+        read = [item for outcome in outcomes for item in outcome.dependencies]
+        if not last_pass and not self._current(read):
+            # A sibling changed while the worker read it: this answer is already outdated.
+            document.files_changed = True
+            return True
         stale = self._stale_goldens(document, kernel.name, outcomes)
         document.results[kernel.name] = KernelResults(
-            kernel.first_decorator_line, tuple(outcomes), stale
+            kernel.first_decorator_line, tuple(outcomes), stale, pending.inputs
         )
         document.revision += 1
         self.frontend.results_changed(document)
@@ -586,3 +759,12 @@ class Session:
         await asyncio.gather(*self._stopping, return_exceptions=True)
         workers, self.workers = list(self.workers.values()), {}
         await asyncio.gather(*(client.stop() for client in workers), return_exceptions=True)
+
+
+def _may_come_from_a_file(result: ExportResult) -> bool:
+    """A failure the same inputs may not reproduce, other than the worker's own."""
+    return not cacheable(result) and not is_infrastructure(result)
+
+
+def _normal(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))

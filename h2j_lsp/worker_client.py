@@ -502,7 +502,7 @@ class WorkerClient:
             assert ready.info is not None
             key = ExportCache.key(request, ready.info.versions())
             if self._cache is not None:
-                hit = self._cache.get(key)
+                hit = self._cache.get(key, dict(request.unsaved))
                 if hit is not None:
                     return replace(hit, cached=True, host=self.host_label)
             self._set_state("exporting")
@@ -532,11 +532,11 @@ class WorkerClient:
             assert ready.info is not None
             key = ExportCache.key(request.export, ready.info.versions(), request.options())
             if self._cache is not None:
-                hit = self._cache.get_verify(key)
+                hit = self._cache.get_verify(key, dict(request.export.unsaved))
                 if hit is not None:
                     return replace(hit, cached=True, host=self.host_label)
             self._set_state("exporting")
-            export = replace(request.export, path=self.settings.to_remote(request.export.path))
+            export = self._remote_request(request.export)
             sent = await self._send(
                 ready, VERIFY, replace(request, export=export).to_wire(), request.export.kernel
             )
@@ -657,8 +657,17 @@ class WorkerClient:
 
         self._spawn(watch())
 
+    def _remote_request(self, request: ExportRequest) -> ExportRequest:
+        """The request with the GPU host's paths."""
+        to_remote = self.settings.to_remote
+        return replace(
+            request,
+            path=to_remote(request.path),
+            unsaved=tuple((to_remote(file), text) for file, text in request.unsaved),
+        )
+
     async def _round_trip(self, connection: _Connection, request: ExportRequest) -> ExportResult:
-        wire = replace(request, path=self.settings.to_remote(request.path)).to_wire()
+        wire = self._remote_request(request).to_wire()
         sent = await self._send(connection, EXPORT, wire, request.kernel)
         if isinstance(sent, ExportResult):
             return sent

@@ -12,6 +12,9 @@ ruff format --check .
 mypy
 python -m pytest -q "$@"
 
+# The exporter's tests again on the GPU image's pair (torch 2.11.0, helion 1.5.0).
+scripts/test-pair.sh 2.11.0 1.5.0
+
 # The VS Code extension: unit tests, the .vsix, and the end-to-end test in a
 # real VS Code (code-server) driven by headless Chromium.
 scripts/vscode-e2e.sh

@@ -48,6 +48,8 @@ async def preview_json(
     if not 0 <= example < len(kernel.examples):
         count = len(kernel.examples)
         return {"ok": False, "text": f"kernel {name!r} has {count} example(s), not #{example}"}
+    # A live preview follows the kernel's exports: its kernel goes first after each edit.
+    session.focus(document, kernel.def_span.start_line)
     result = await session.export(document, kernel, example)
     if result.ok and result.document is not None:
         # Imported on first use: it pulls in pydantic, which the server otherwise never needs.

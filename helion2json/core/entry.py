@@ -87,6 +87,10 @@ def load_entry(entry: str) -> tuple[ModuleType, Any]:
     module_part, sep, attribute = entry.rpartition(":")
     if not sep or not module_part or not attribute:
         raise ArgumentError(f"--entry {entry!r} must look like module:function")
+    from helion2json.core.capture.helion_ir import check_helion_version
+
+    # Before the user's module imports helion: an unsupported pair fails there obscurely.
+    check_helion_version()
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
         path = Path(module_part)
         if not path.exists():

@@ -19,6 +19,7 @@ import threading
 import time
 from typing import BinaryIO
 
+from helion2json.core.errors import HelionVersionError
 from helion2json.core.triton_cpu import enable_interpreter_if_no_gpu
 from helion2json.worker.exporter import ModuleExporter
 from helion2json.worker.rpc import serve
@@ -112,7 +113,11 @@ def main() -> int:
     # Before helion imports triton: verify's CPU reference runs the generated code in Triton's
     # interpreter, which triton only allows when this is set at its import.
     enable_interpreter_if_no_gpu()
-    exporter = ModuleExporter()
+    try:
+        exporter = ModuleExporter()
+    except HelionVersionError as exc:
+        print(f"h2j-worker: error: {exc}", file=sys.stderr)
+        return 2
     exporter.warm_up()
     serve(WorkerService(exporter, worker_info()).handlers(), reader, writer)
     return 0

@@ -14,6 +14,9 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import linecache
 import logging
 import os
@@ -23,7 +26,7 @@ import tempfile
 import time
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,7 @@ from helion2json.worker.protocol import (
     SkippedReference,
     VerifyReport,
     VerifyRequest,
+    text_sha256,
 )
 
 if TYPE_CHECKING:
@@ -140,6 +144,9 @@ class ModuleExporter:
     def __init__(self) -> None:
         # The heavy imports happen here, once per worker, and before any request: modules
         # first imported while a request runs may be forgotten after it.
+        from helion2json.core.capture.helion_ir import check_helion_version
+
+        check_helion_version()
         import helion  # noqa: F401
         import torch  # noqa: F401
 
@@ -195,21 +202,30 @@ class ModuleExporter:
         sys.path.insert(0, os.path.dirname(path))
         # A sibling file created since the last request must be found.
         importlib.invalidate_caches()
+        unsaved = _UnsavedFiles(
+            {os.path.abspath(file): text for file, text in request.unsaved}, exclude=path
+        )
+        sys.meta_path.insert(0, unsaved)
         try:
             yield scope
         finally:
+            sys.meta_path.remove(unsaved)
             sys.stdout.flush()
             sys.stderr.flush()
             os.chdir(scope.cwd)
             sys.path[:] = scope.sys_path
             linecache.cache.pop(path, None)
+            for shown in unsaved.shown:
+                linecache.cache.pop(shown, None)
             scope.dependencies.extend(
                 dependency
-                for dependency in self._forget_user_modules(scope.modules)
+                for dependency in self._forget_user_modules(scope.modules, unsaved.texts)
                 if dependency.file != path
             )
 
-    def _forget_user_modules(self, before: frozenset[str]) -> Iterator[Dependency]:
+    def _forget_user_modules(
+        self, before: frozenset[str], unsaved: dict[str, str]
+    ) -> Iterator[Dependency]:
         """Drop the modules this request imported from the user's files; yield their files.
 
         Installed packages and the parts of already imported packages stay: re-importing
@@ -224,8 +240,13 @@ class ModuleExporter:
             ):
                 continue
             sys.modules.pop(name, None)
-            if location is not None and os.path.isfile(location):
-                yield Dependency(os.path.abspath(location), _sha256(location))
+            if location is None:
+                continue
+            file = os.path.abspath(location)
+            if file in unsaved:
+                yield Dependency(file, text_sha256(unsaved[file]))
+            elif os.path.isfile(location):
+                yield Dependency(file, _sha256(location))
 
     def _load(self, request: ExportRequest, timings: dict[str, float]) -> _Loaded:
         """Execute the text as a module; its kernel, example arguments and config directive."""
@@ -323,6 +344,47 @@ class ModuleExporter:
                     "error", message, diagnostics=(raised.diagnostic(message, VERIFY_ERROR),)
                 )
         return verify_report(result)
+
+
+class _UnsavedFiles(importlib.abc.MetaPathFinder):
+    """Imports a module whose file the editor holds with unsaved edits from the editor's
+    text (``texts``: absolute path -> text); every other module is left to the usual
+    finders."""
+
+    def __init__(self, texts: dict[str, str], exclude: str) -> None:
+        self.texts = {file: text for file, text in texts.items() if file != exclude}
+        # The files whose text tracebacks were given (linecache), to forget afterwards.
+        self.shown: list[str] = []
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not self.texts:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        origin = None if spec is None or spec.origin is None else os.path.abspath(spec.origin)
+        if origin is None or origin not in self.texts:
+            return None
+        assert spec is not None
+        return importlib.util.spec_from_file_location(
+            name,
+            origin,
+            loader=_TextLoader(origin, self.texts[origin], self.shown),
+            submodule_search_locations=spec.submodule_search_locations,
+        )
+
+
+class _TextLoader(importlib.abc.Loader):
+    def __init__(self, origin: str, text: str, shown: list[str]) -> None:
+        self.origin = origin
+        self.text = text
+        self.shown = shown
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        lines = self.text.splitlines(keepends=True)
+        linecache.cache[self.origin] = (len(self.text), None, lines, self.origin)
+        self.shown.append(self.origin)
+        exec(compile(self.text, self.origin, "exec", dont_inherit=True), module.__dict__)
 
 
 def _execute(text: str, path: str, tracebacks: _Tracebacks) -> types.ModuleType:

@@ -16,6 +16,7 @@ This module is shared by both sides and needs only the standard library.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from typing import Any, Literal, cast
 
 # Bumped whenever a message changes shape: a client refuses a worker of another version
 # (e.g. an older helion2json installed on the GPU host) with a clear message.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 HELLO = "h2j/hello"
 EXPORT = "h2j/export"
@@ -43,7 +44,9 @@ class ExportRequest:
 
     ``path`` is the local absolute path of the file (the client maps it to the GPU host's
     path); ``text`` is what the worker executes, unsaved edits included; ``args_text`` is the
-    inside of the example's ``args(...)``.
+    inside of the example's ``args(...)``. ``unsaved`` holds the editor's texts of other
+    files (absolute path, text) that differ from what is saved: a module imported from one
+    of them runs that text instead of the file.
     """
 
     path: str
@@ -56,6 +59,7 @@ class ExportRequest:
     # The kernel's ``# h2j: config(...)`` text and its 1-based line, if it has one.
     config_text: str | None = None
     config_line: int | None = None
+    unsaved: tuple[tuple[str, str], ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +67,14 @@ class ExportRequest:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ExportRequest:
         """Check every field's type: the worker must answer a malformed request, not crash."""
+        unsaved = data.get("unsaved") or ()
+        if not isinstance(unsaved, (list, tuple)) or not all(
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and all(isinstance(item, str) for item in pair)
+            for pair in unsaved
+        ):
+            raise ValueError("export request field 'unsaved' must be a list of [path, text]")
         values = {name: data.get(name, default) for name, default in _REQUEST_DEFAULTS.items()}
         for name, kind in _REQUEST_TYPES.items():
             value = values[name]
@@ -72,7 +84,7 @@ class ExportRequest:
                 continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ValueError(f"export request field {name!r} must be {kind.__name__}")
-        return cls(**values)
+        return cls(**values, unsaved=tuple((path, text) for path, text in unsaved))
 
 
 _REQUIRED: Any = object()
@@ -201,6 +213,11 @@ class ExportResult:
             host=str(data.get("host", "local")),
             dependencies=_dependencies(data),
         )
+
+
+def text_sha256(text: str) -> str:
+    """The content hash of an editor's text, as a :class:`Dependency` on it records it."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def failure(

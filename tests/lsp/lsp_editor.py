@@ -56,12 +56,23 @@ class Editor:
         self.opened: set[str] = set()
         self.texts: dict[str, str] = {}
         self.paths: dict[str, Path] = {}
+        # The diagnostics the client held when each h2j/exported arrived (pushed ones).
+        self.diagnostics_at_export: list[list[types.Diagnostic]] = []
+        self.registrations: list[types.Registration] = []
         client.feature("h2j/status")(lambda params: self.statuses.append(_plain(params)))
-        client.feature("h2j/exported")(lambda params: self.exports.append(_plain(params)))
+        client.feature("h2j/exported")(lambda params: self._exported(params))
         self.verifications: list[dict[str, Any]] = []
         client.feature("h2j/verified")(lambda params: self.verifications.append(_plain(params)))
+        client.feature(types.CLIENT_REGISTER_CAPABILITY)(
+            lambda params: self.registrations.extend(params.registrations)
+        )
         for method in (types.WORKSPACE_CODE_LENS_REFRESH, types.WORKSPACE_INLAY_HINT_REFRESH):
             client.feature(method)(lambda params: None)
+
+    def _exported(self, params: Any) -> None:
+        export = _plain(params)
+        self.diagnostics_at_export.append(list(self.client.diagnostics.get(export["uri"], [])))
+        self.exports.append(export)
 
     @property
     def server_pid(self) -> int:
@@ -112,6 +123,14 @@ class Editor:
             types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri))
         )
 
+    def files_changed(self, *changes: tuple[Path, types.FileChangeType]) -> None:
+        """What an editor's file watcher reports (``workspace/didChangeWatchedFiles``)."""
+        self.client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                [types.FileEvent(path.as_uri(), kind) for path, kind in changes]
+            )
+        )
+
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Replace the h2j section and tell the server; returns the section it replaced."""
         previous = dict(self.client.get_configuration(section="h2j") or {})
@@ -138,6 +157,19 @@ class Editor:
             )
 
         return await wait_for(found, timeout, f"{kernel} exported at version {want}")
+
+    async def next_export(
+        self, uri: str, kernel: str, after: int, timeout: float = EXPORT_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """The first h2j/exported for a kernel after the first ``after`` notifications."""
+
+        def found() -> dict[str, Any] | None:
+            return next(
+                (e for e in self.exports[after:] if e["uri"] == uri and e["kernel"] == kernel),
+                None,
+            )
+
+        return await wait_for(found, timeout, f"{kernel} exported again")
 
     async def diagnostics(self, uri: str) -> list[types.Diagnostic]:
         if not self.pull:

@@ -19,9 +19,16 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from torch.fx import Node
 
-from helion2json.core.errors import HelionVersionError, SourceLocation, relative_source_path
+from helion2json.core.errors import (
+    HelionVersionError,
+    SourceLocation,
+    one_line,
+    relative_source_path,
+)
 
-SUPPORTED_HELION = SpecifierSet(">=1.4.0,<1.6")
+SUPPORTED_HELION = SpecifierSet(">=1.5.0,<1.6")
+# The (torch, helion) pairs the test suite runs against (README, "Supported versions").
+TESTED_PAIRS = (("2.13.0", "1.5.1"), ("2.11.0", "1.5.0"))
 
 # Where the recorder below keeps a node's arguments as traced (see install).
 TRACED_ARGUMENTS_META = "helion2json_traced_arguments"
@@ -36,8 +43,23 @@ def check_helion_version() -> None:
     if Version(installed) not in SUPPORTED_HELION:
         raise HelionVersionError(
             f"helion {installed} is installed, but this exporter reads the device IR of "
-            f"helion {SUPPORTED_HELION}; install a supported helion release"
+            f"helion {SUPPORTED_HELION}; install a supported helion release ({_tested_pairs()})"
         )
+    try:
+        import helion  # noqa: F401
+    except ImportError as exc:
+        # A helion release built for a newer torch fails deep inside its own imports.
+        raise HelionVersionError(
+            f"helion {installed} does not import with torch "
+            f"{importlib.metadata.version('torch')}: {one_line(exc)}; install a tested pair "
+            f"({_tested_pairs()})"
+        ) from None
+
+
+def _tested_pairs() -> str:
+    return "tested: " + ", ".join(
+        f"torch {torch} + helion {helion}" for torch, helion in TESTED_PAIRS
+    )
 
 
 def install() -> None:

@@ -227,9 +227,13 @@ def block_of(t: KernelTranslator, value: Value) -> Block | None:
     if not isinstance(value, SymValue):
         return None
     raw = expr_of(value.value)
-    block = t.tiles.block_by_symbol.get(raw) if isinstance(raw, sympy.Symbol) else None
+    if not isinstance(raw, sympy.Symbol):
+        return None
+    block = t.tiles.block_by_symbol.get(raw)
+    if block is None:
+        return t.tiles.block_by_alias.get(raw)
     # A grid loop's index reads as a number: its block is indexed with ``at``.
-    if block is not None and t.host.expr_to_origin.get(raw) is not None:
+    if t.host.expr_to_origin.get(raw) is not None:
         origin = t.host.expr_to_origin[raw].origin
         if not isinstance(origin, ir().origins.BlockSizeOrigin):
             return None

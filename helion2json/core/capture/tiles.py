@@ -100,6 +100,9 @@ def collect_blocks(t: KernelTranslator) -> None:
             # A reduction dimension Helion allocates over a tile's extent shares
             # that tile's symbol; the symbol means the tile.
             t.tiles.block_by_symbol.setdefault(block.symbol, block)
+            alias = expr_of(info.var)
+            if isinstance(alias, sympy.Symbol) and alias != block.symbol:
+                t.tiles.block_by_alias.setdefault(alias, block)
     for info in t.env.block_sizes:
         block = t.tiles.blocks[info.block_id]
         if info.block_id in registered:

@@ -76,6 +76,9 @@ class TileState:
     blocks: dict[int, Block] = field(default_factory=dict)
     # A reduction dimension Helion allocates over a tile's extent shares its symbol.
     block_by_symbol: dict[sympy.Symbol, Block] = field(default_factory=dict)
+    # A block whose symbol the shape environment replaced by a host value's symbol
+    # (``block_size=k_block``): the graph reads the tile as that symbol.
+    block_by_alias: dict[sympy.Symbol, Block] = field(default_factory=dict)
     # Each tile loop's host-side bounds and the position of its ``for``, by block.
     loop_bounds: dict[int, tuple[HostValue | None, HostValue | None]] = field(default_factory=dict)
     loop_positions: dict[int, tuple[int, int]] = field(default_factory=dict)
