@@ -13,6 +13,16 @@ if [ ! -x /usr/sbin/sshd ] && [ "${H2J_SKIP_SYSTEM_PACKAGES:-0}" != 1 ]; then
     fi
 fi
 
+# The MLIR lowering's tests run the lowered kernels with mlir-opt and mlir-runner (LLVM 22).
+if [ ! -x /usr/lib/llvm-22/bin/mlir-runner ] && ! command -v mlir-runner >/dev/null \
+    && [ "${H2J_SKIP_SYSTEM_PACKAGES:-0}" != 1 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mlir-22-tools >/dev/null
+    else
+        echo "setup: mlir-22-tools is missing; install it (sudo apt-get install mlir-22-tools)" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from verify_kernels import ADD, NOISY, UNPROVEN_MATMUL, def_line
+from verify_kernels import ADD, EAGER_AS_PYTORCH_HAS_IT, NOISY, UNPROVEN_MATMUL, def_line
 
 from h2j_lsp.ci.model import Summary
 
@@ -129,6 +129,16 @@ def test_a_mismatch_exits_1_in_sarif(project: Path, tmp_path: Path) -> None:
     assert "other values than the kernel" in rules["verify-mismatch"]
 
 
+def eager_as_pytorch_has_it(folder: Path) -> Path:
+    """A ``--python`` whose worker has no CPU kernel for matmul's out-dtype products."""
+    script = folder / "worker.py"
+    script.write_text(EAGER_AS_PYTORCH_HAS_IT)
+    python = folder / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}"\n')
+    python.chmod(0o755)
+    return python
+
+
 def test_no_reference_is_not_a_pass(project: Path, tmp_path: Path) -> None:
     completed = run_cli(
         project,
@@ -139,6 +149,8 @@ def test_no_reference_is_not_a_pass(project: Path, tmp_path: Path) -> None:
         str(tmp_path),
         "--format",
         "json",
+        "--python",
+        str(eager_as_pytorch_has_it(tmp_path)),
         env={"TRITON_INTERPRET": "0"},
     )
     assert completed.returncode == 1, completed.stderr

@@ -45,13 +45,23 @@ def writes_nothing(x: torch.Tensor) -> None:
 """
 
 # The language server tests' kernels, whose matmul no reference runs on CPU without Triton's
-# interpreter (Helion's eager mode reaches aten::mm.dtype, which has no CPU kernel), and
-# whose user reference raises.
+# interpreter and without verify's CPU kernels for the out-dtype products eager mode reaches
+# (``EAGER_AS_PYTORCH_HAS_IT``), and whose user reference raises.
 _MATMUL_ARGS = "# h2j: args(torch.randn(4, 8), torch.randn(8, 4))"
 UNPROVEN_MATMUL = (
     (Path(__file__).parent / "lsp" / "workspace" / "kernels.py")
     .read_text()
     .replace(_MATMUL_ARGS, f"{_MATMUL_ARGS}\n# h2j: ref(lambda x, y: 1 / 0)")
+)
+
+
+# Runs the worker with eager mode as PyTorch has it: no CPU kernel for the out-dtype
+# products (aten::mm.dtype) that matmul reaches.
+EAGER_AS_PYTORCH_HAS_IT = (
+    "import contextlib, runpy\n"
+    "import helion2json.core.verify as verify\n"
+    "verify.out_dtype_products_on_cpu = contextlib.nullcontext\n"
+    "runpy.run_module('helion2json.worker', run_name='__main__')\n"
 )
 
 

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-locations", action="store_true", help="leave out the ops' source locations"
     )
     parser.add_argument(
+        "--mlir",
+        action="store_true",
+        help="also write each document's MLIR lowering beside it, as <name>.mlir (docs/mlir.md)",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress, summary or information diagnostics"
     )
     parser.add_argument(

@@ -96,7 +96,7 @@ async def export_all(
         if options.check:
             outcome = await asyncio.to_thread(check_job, job, result)
         else:
-            outcome = await asyncio.to_thread(finish_job, job, result, options.update)
+            outcome = await asyncio.to_thread(finish_job, job, result, options.update, options.mlir)
         if options.verify and result.ok:
             verification = await pool.verify(
                 verify_request(
@@ -110,10 +110,11 @@ async def export_all(
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
+def finish_job(job: Job, result: ExportResult, update: bool = False, mlir: bool = False) -> Outcome:
     """Validate and write a successful document; turn failures into reports.
 
-    With ``update`` an unchanged file is left alone and a rewritten one is reported.
+    With ``update`` an unchanged file is left alone and a rewritten one is reported;
+    with ``mlir`` the document's MLIR lowering is written beside it.
     """
     if result.ok and result.document is not None:
         golden, existed = _committed(job.output) if update else (None, False)
@@ -128,6 +129,8 @@ def finish_job(job: Job, result: ExportResult, update: bool = False) -> Outcome:
                 reports = (
                     report_at(job.kernel.name_span, job.display, "info", "golden-updated", message),
                 )
+            if mlir:
+                reports += _write_mlir(job, result.document)
             return Outcome(job, True, result.cached, result.host, reports)
         result = ExportResult(False, None, (problem,), result.timings, result.cached, result.host)
     failures = tuple(_failure_report(job, item) for item in result.diagnostics)
@@ -161,6 +164,25 @@ def verified_outcome(outcome: Outcome, report: VerifyReport) -> Outcome:
         severity = _VERIFY_SEVERITY[report.status]
         found = (report_at(job.kernel.name_span, job.display, severity, code, message),)
     return replace(outcome, reports=(*outcome.reports, *found), verification=report)
+
+
+def _write_mlir(job: Job, document: dict[str, Any]) -> tuple[Report, ...]:
+    """``<name>.mlir`` beside the document; an op the lowering refuses is a warning."""
+    from helion2json.core.export import write_atomically
+    from helion2json.mlir import LoweringError, lower_document
+
+    output = job.output.with_name(job.output.name.removesuffix(".helion.json") + ".mlir")
+    try:
+        write_atomically(output, lower_document(document))
+    except LoweringError as exc:
+        message = f"{job.label}: not lowered to MLIR: {exc}"
+        return (
+            report_at(job.kernel.name_span, job.display, "warning", "mlir-not-lowered", message),
+        )
+    except OSError as exc:
+        message = f"cannot write {display_path(output)}: {exc.strerror or exc}"
+        return (report_at(job.kernel.name_span, job.display, "error", "write-error", message),)
+    return ()
 
 
 def check_job(job: Job, result: ExportResult) -> Outcome:

@@ -41,7 +41,8 @@ def _export_parser() -> argparse.ArgumentParser:
         description="Export a Helion kernel to the helion2json JSON format.",
         epilog=(
             "other commands: 'helion2json verify ...' runs the JSON and compares it with a "
-            "reference; 'helion2json schema' prints the JSON Schema."
+            "reference; 'helion2json mlir ...' lowers it to MLIR; 'helion2json schema' prints "
+            "the JSON Schema."
         ),
     )
     add_entry_arguments(parser)
@@ -147,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from helion2json.core.verify_cli import main as verify_main
 
         return verify_main(arguments[1:])
+    if arguments and arguments[0] == "mlir":
+        from helion2json.core.mlir_cli import main as mlir_main
+
+        return mlir_main(arguments[1:])
     return _export(arguments)
 
 

@@ -6,9 +6,10 @@ pydantic models. Like the rest of the schema they import without torch.
 
 from __future__ import annotations
 
+import builtins
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from helion2json.core.dtypes import ElementType
 
@@ -82,13 +83,47 @@ class ConstantTypeBox(FormatModel):
 ConstantType = DtypeTypeBox | DeviceTypeBox | NoneTypeBox | ConstantTypeBox
 
 
+class TensorExample(FormatModel):
+    """The extents of the example tensor the document was made with."""
+
+    shape: list[int]
+
+
+class SpecializedExtent(FormatModel):
+    """An extent of a tensor argument that the body holds as the example's number."""
+
+    axis: int = Field(ge=0)
+    value: int
+    # What fixed it: the kernel (hl.specialize) or the shape environment (a guard).
+    by: Literal["hl.specialize", "guard"]
+
+
+class ListTypeBox(FormatModel):
+    """A list or tuple of scalars (``normalized_shape: list[int]``): item ``i`` has type
+    ``list[i]`` and is the scalar ``names[i]`` in the body."""
+
+    list: builtins.list[ScalarTypeBox]
+    names: builtins.list[Name]
+
+    @model_validator(mode="after")
+    def _one_name_per_item(self) -> ListTypeBox:
+        if len(self.names) != len(self.list):
+            raise ValueError(f"{len(self.list)} items but {len(self.names)} names")
+        return self
+
+
 class Arg(FormatModel):
     id: Name
-    type: ValueType | ConstantType
+    type: ValueType | ConstantType | ListTypeBox
+    # Under static_shapes: the shapes the body is valid for.
+    example: TensorExample | None = None
+    # Otherwise: the extents Helion specialised.
+    specialized: list[SpecializedExtent] | None = None
 
 
 class Ret(FormatModel):
-    type: ValueType
+    # ``{"none": null}``: the kernel returns None in this position (``return out, None``).
+    type: ValueType | NoneTypeBox
 
 
 class SliceSpec(FormatModel):
@@ -143,7 +178,15 @@ class BroadcastIndex(FormatModel):
     broadcast: Name
 
 
-IndexEntry = TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex | BroadcastIndex
+class RangeIndex(FormatModel):
+    """``begin:end``: the positions ``begin, ..., end - 1`` of the axis."""
+
+    range: Annotated[list[Expr], Field(min_length=2, max_length=2)]
+
+
+IndexEntry = (
+    TileIndex | FullIndex | AtIndex | TensorIndex | NewAxisIndex | BroadcastIndex | RangeIndex
+)
 
 Operand = Annotated[str, Field(min_length=1)] | SliceOperand | ExprOperand | Scalar | None
 AttrValue = Any

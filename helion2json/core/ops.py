@@ -31,6 +31,7 @@ from helion2json.core.format_types import (
     Operand,
     Scalar,
     SliceSpec,
+    ValueType,
 )
 
 # The entry every ``torch.<aten name>`` op shares.
@@ -78,6 +79,8 @@ def op_model(
     """
 
     def register(model: type[OpModelT]) -> type[OpModelT]:
+        if (defines is not None) != issubclass(model, ValueOpModel):
+            raise TypeError(f"{model.__name__}: ops that define names, and only they, are typed")
         for name in names or get_args(model.model_fields["op"].annotation):
             kind = defines.get(name, otherwise) if isinstance(defines, Mapping) else defines
             OPS[name] = OpSpec(name, model, kind, region, in_combine)
@@ -117,8 +120,16 @@ class OpModel(FormatModel):
     loc: Loc | None = None
 
 
+class ValueOpModel(OpModel):
+    """An op that defines values: the type of each, ``type`` for a single ``result``
+    (a name) and ``types`` for a list of them, one per name."""
+
+    type: ValueType | None = None
+    types: list[ValueType] | None = None
+
+
 @op_model(defines="tensor")
-class AllocOp(OpModel):
+class AllocOp(ValueOpModel):
     op: Literal["hl.alloc"]
     shape: list[Expr]
     dtype: ElementType
@@ -128,7 +139,7 @@ class AllocOp(OpModel):
 
 
 @op_model(defines="tile", region=Region("hl.tile", "begin"))
-class TileBeginOp(OpModel):
+class TileBeginOp(ValueOpModel):
     op: Literal["hl.tile.begin"]
     iters: list[Name]
     sizes: list[Expr]
@@ -136,6 +147,8 @@ class TileBeginOp(OpModel):
     begin: list[Expr]
     end: list[Expr]
     parallel: bool
+    # The config's block sizes, where ``sizes`` are clamped to the example's static extents.
+    config_sizes: list[Expr] | None = None
 
 
 @op_model(region=Region("hl.tile", "end"))
@@ -144,7 +157,7 @@ class TileEndOp(OpModel):
 
 
 @op_model(defines="value", in_combine=True)
-class ZerosOp(OpModel):
+class ZerosOp(ValueOpModel):
     op: Literal["hl.zeros"]
     shape: list[Expr]
     dtype: ElementType
@@ -152,7 +165,7 @@ class ZerosOp(OpModel):
 
 
 @op_model(defines="value", in_combine=True)
-class FullOp(OpModel):
+class FullOp(ValueOpModel):
     op: Literal["hl.full"]
     shape: list[Expr]
     value: Scalar | Name
@@ -161,7 +174,7 @@ class FullOp(OpModel):
 
 
 @op_model(defines="value")
-class LoadOp(OpModel):
+class LoadOp(ValueOpModel):
     op: Literal["hl.load"]
     result: Name
     slice: SliceSpec | None = None
@@ -194,7 +207,7 @@ class StoreOp(OpModel):
 
 
 @op_model(defines="value")
-class AtomicOp(OpModel):
+class AtomicOp(ValueOpModel):
     op: Literal[
         "hl.atomic_add",
         "hl.atomic_and",
@@ -216,7 +229,7 @@ class AtomicOp(OpModel):
 
 
 @op_model(defines="value")
-class MaskToOp(OpModel):
+class MaskToOp(ValueOpModel):
     op: Literal["hl.mask_to"]
     src: Name
     value: Scalar
@@ -224,7 +237,7 @@ class MaskToOp(OpModel):
 
 
 @op_model(defines="value")
-class SubscriptOp(OpModel):
+class SubscriptOp(ValueOpModel):
     op: Literal["hl.subscript"]
     src: Operand
     index: list[IndexEntry]
@@ -232,7 +245,7 @@ class SubscriptOp(OpModel):
 
 
 @op_model(defines={"hl.tile.index": "value"}, otherwise="scalar")
-class TilePropertyOp(OpModel):
+class TilePropertyOp(ValueOpModel):
     op: Literal[
         "hl.tile.index", "hl.tile.begin_of", "hl.tile.end_of", "hl.tile.id", "hl.tile.count"
     ]
@@ -241,7 +254,7 @@ class TilePropertyOp(OpModel):
 
 
 @op_model(defines="value")
-class RngSeedOp(OpModel):
+class RngSeedOp(ValueOpModel):
     """Seed ``slot`` of those the kernel draws once per call, before its loops."""
 
     op: Literal["hl.rng_seed"]
@@ -250,7 +263,7 @@ class RngSeedOp(OpModel):
 
 
 @op_model(defines="symbol")
-class RegisterBlockSizeOp(OpModel):
+class RegisterBlockSizeOp(ValueOpModel):
     op: Literal["hl.register_block_size"]
     result: Name
     size: Expr
@@ -259,7 +272,7 @@ class RegisterBlockSizeOp(OpModel):
 
 
 @op_model(defines="value")
-class DotOp(OpModel):
+class DotOp(ValueOpModel):
     op: Literal["hl.dot"]
     args: list[Operand]
     out_dtype: ElementType | None = None
@@ -269,21 +282,21 @@ class DotOp(OpModel):
 
 
 @op_model(defines="value")
-class SplitOp(OpModel):
+class SplitOp(ValueOpModel):
     op: Literal["hl.split"]
     src: Operand
     result: list[Name]
 
 
 @op_model(defines="value")
-class JoinOp(OpModel):
+class JoinOp(ValueOpModel):
     op: Literal["hl.join"]
     args: list[Operand]
     result: Name
 
 
 @op_model(defines="value")
-class ScanOp(OpModel):
+class ScanOp(ValueOpModel):
     op: Literal["hl.cumsum", "hl.cumprod"]
     src: Operand
     dim: int
@@ -300,7 +313,7 @@ class CombineFunction(FormatModel):
 
 
 @op_model(defines="value")
-class AssociativeScanOp(OpModel):
+class AssociativeScanOp(ValueOpModel):
     op: Literal["hl.associative_scan"]
     args: list[Operand]
     dim: int
@@ -310,7 +323,7 @@ class AssociativeScanOp(OpModel):
 
 
 @op_model(defines="value")
-class ReduceOp(OpModel):
+class ReduceOp(ValueOpModel):
     op: Literal["hl.reduce"]
     args: list[Operand]
     # None: over every axis.
@@ -321,7 +334,7 @@ class ReduceOp(OpModel):
 
 
 @op_model(defines="value", in_combine=True)
-class AssignOp(OpModel):
+class AssignOp(ValueOpModel):
     op: Literal["hl.assign"]
     src: Operand
     result: Name
@@ -351,14 +364,16 @@ class BarrierOp(OpModel):
 @op_model()
 class ReturnOp(OpModel):
     op: Literal["hl.return"]
-    values: list[Name]
+    # null where the kernel returns None.
+    values: list[Name | None]
 
 
 @op_model(defines="value", in_combine=True, names=(TORCH,))
-class TorchOp(OpModel):
+class TorchOp(ValueOpModel):
     op: Annotated[str, Field(pattern=r"^torch\.[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")]
     overload: str
-    args: list[Operand]
+    # A list of operands is one tensor-list argument (``torch.stack([a, b])``).
+    args: list[Operand | list[Operand]]
     attrs: dict[str, AttrValue] = Field(default_factory=dict)
     result: Name | list[Name] | None = None
     # Floating tensor operands are converted to this type before the op (mixed precision).

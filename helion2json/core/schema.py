@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
@@ -30,16 +30,21 @@ from helion2json.core.format_types import (
     ExprOperand,
     FormatModel,
     IndexEntry,
+    ListTypeBox,
     Loc,
     Name,
     NewAxisIndex,
+    RangeIndex,
     Ret,
+    Scalar,
     ScalarTypeBox,
     SliceOperand,
     SliceSpec,
     TensorIndex,
+    TensorType,
     TensorTypeBox,
     TileIndex,
+    ValueType,
 )
 from helion2json.core.ops import (
     AllocOp,
@@ -93,11 +98,36 @@ class ConfigInfo(FormatModel):
     )
 
 
+class SpecializedScalar(FormatModel):
+    """A scalar argument Helion holds as the example's value."""
+
+    arg: Name
+    value: Scalar
+
+
+class FoldedValue(FormatModel):
+    """A number Helion computed from specialised values; the body holds it as a literal."""
+
+    value: Scalar
+    source: str = Field(description="the kernel's expression Helion folded")
+    loc: Loc | None = None
+
+
+class Specialization(FormatModel):
+    """For which arguments the body is valid (docs/json-format.md, Specialisation)."""
+
+    static_shapes: bool
+    scalars: list[SpecializedScalar] = Field(default_factory=list)
+    guards: list[Expr] = Field(default_factory=list)
+    values: list[FoldedValue] = Field(default_factory=list)
+
+
 class Func(FormatModel):
     name: Name
     args: list[Arg]
     rets: list[Ret]
     body: list[Op]
+    specialization: Specialization | None = None
     config: ConfigInfo | None = None
 
 
@@ -118,6 +148,8 @@ class HelionJsonSpec(FormatModel):
 class _Symbol:
     kind: SymbolKind
     rank: int | None = None
+    # The type the document records for the name (an argument's, an op result's).
+    type: ValueType | None = None
 
 
 @dataclass
@@ -136,13 +168,24 @@ _OperandCheck = Callable[["_CrossChecker", Any], None]
 _OPERAND_CHECKS: dict[type[OpModel], _OperandCheck] = {}
 
 
-def _checks(*models: type[OpModel]) -> Callable[[_OperandCheck], _OperandCheck]:
-    def register(check: _OperandCheck) -> _OperandCheck:
+_CheckT = TypeVar("_CheckT", bound=Callable[..., Any])
+
+
+def _per_model(
+    table: dict[type[OpModel], _CheckT], models: tuple[type[OpModel], ...]
+) -> Callable[[_CheckT], _CheckT]:
+    """A decorator that registers a check in ``table`` for each of ``models``."""
+
+    def register(check: _CheckT) -> _CheckT:
         for model in models:
-            _OPERAND_CHECKS[model] = check
+            table[model] = check
         return check
 
     return register
+
+
+def _checks(*models: type[OpModel]) -> Callable[[_OperandCheck], _OperandCheck]:
+    return _per_model(_OPERAND_CHECKS, models)
 
 
 class _CrossChecker:
@@ -160,6 +203,9 @@ class _CrossChecker:
         self.op_path: str | None = None
         # Names the if branch of each open ``hl.if.else`` region defined.
         self.if_branch_names: list[dict[str, _Symbol]] = []
+        # Value-defining ops with and without types (paths): a function types all or none.
+        self.typed_ops = 0
+        self.untyped_ops: list[tuple[str, int | None]] = []
 
     # -- names
     def lookup(self, name: str) -> _Symbol | None:
@@ -245,6 +291,8 @@ class _CrossChecker:
                 self.use(at, entry.broadcast, ("tile",))
             elif isinstance(entry, AtIndex):
                 self.expr(at, entry.at)
+            elif isinstance(entry, RangeIndex):
+                self.exprs(f"{at}.range", entry.range)
             elif isinstance(entry, TensorIndex):
                 self.use(at, entry.tensor)
             if not isinstance(entry, NewAxisIndex):
@@ -254,13 +302,20 @@ class _CrossChecker:
 
     # -- ops
     def check(self) -> None:
-        for arg in self.func.args:
+        for i, arg in enumerate(self.func.args):
+            self.check_arg_facts(f"args[{i}]", arg)
             if isinstance(arg.type, TensorTypeBox):
-                self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape)))
+                self.define(arg.id, _Symbol("tensor", len(arg.type.tensor.shape), arg.type))
             elif isinstance(arg.type, ScalarTypeBox):
-                self.define(arg.id, _Symbol("scalar"))
+                self.define(arg.id, _Symbol("scalar", type=arg.type))
+            elif isinstance(arg.type, ListTypeBox):
+                self.define(arg.id, _Symbol("constant"))
+                for item, item_type in zip(arg.type.names, arg.type.list):
+                    self.define(item, _Symbol("scalar", type=item_type))
             else:
                 self.define(arg.id, _Symbol("constant"))
+        if self.func.specialization is not None:
+            self.check_specialization(self.func.specialization)
         for index, op in enumerate(self.func.body):
             self.op_index = index
             self.op_path = f"{self.path}.body[{index}]"
@@ -271,11 +326,31 @@ class _CrossChecker:
             self.errors.append(
                 (f"{self.path}.body[{opened}]", f"{kind} region is never closed", opened)
             )
+        if self.typed_ops:
+            # Documents made before types were recorded have none; a typed one has all.
+            for path, untyped_index in self.untyped_ops:
+                self.errors.append(
+                    (path, "defines values without a type (other ops record theirs)", untyped_index)
+                )
         returns = [op for op in self.func.body if isinstance(op, ReturnOp)]
         if len(returns) > 1:
             self.error("body", "more than one hl.return")
         elif returns and self.func.body[-1] is not returns[0]:
             self.error("body", "hl.return must be the last op")
+
+    def check_arg_facts(self, where: str, arg: Arg) -> None:
+        rank = len(arg.type.tensor.shape) if isinstance(arg.type, TensorTypeBox) else None
+        if arg.example is not None and (rank is None or len(arg.example.shape) != rank):
+            self.error(f"{where}.example", f"an example shape of another rank than '{arg.id}'")
+        for i, extent in enumerate(arg.specialized or []):
+            if rank is None or extent.axis >= rank:
+                self.error(f"{where}.specialized[{i}]", f"'{arg.id}' has no axis {extent.axis}")
+
+    def check_specialization(self, specialization: Specialization) -> None:
+        where = "specialization"
+        for i, scalar in enumerate(specialization.scalars):
+            self.use(f"{where}.scalars[{i}].arg", scalar.arg)
+        self.exprs(f"{where}.guards", specialization.guards)
 
     def open_region(self, kind: str) -> None:
         assert self.op_index is not None
@@ -312,8 +387,53 @@ class _CrossChecker:
                 # Host code (a view before the launch, a reshape of a result): a tensor
                 # that dim() and slices may name, as an argument or an hl.alloc.
                 kind = "tensor"
-            for name in result_names(op):
-                self.define(name, _Symbol(kind, rank))
+            names = result_names(op)
+            types = self.result_types(op, len(names))
+            for name, value_type in zip(names, types, strict=True):
+                if isinstance(value_type, TensorTypeBox):
+                    rank = len(value_type.tensor.shape)
+                self.define(name, _Symbol(kind, rank, value_type))
+
+    def result_types(self, op: Any, count: int) -> list[ValueType | None]:
+        """The op's recorded types, one per name it defines, checked against the op."""
+        if op.type is None and op.types is None:
+            if count:
+                self.untyped_ops.append((self.op_path or self.path, self.op_index))
+            return [None] * count
+        self.typed_ops += 1
+        if isinstance(op.result, list):
+            if op.type is not None or op.types is None or len(op.types) != len(op.result):
+                self.error("types", f"'types' needs one type per result ({len(op.result)})")
+                return [None] * count
+            types: list[ValueType | None] = list(op.types)
+        else:
+            if op.types is not None or op.type is None or op.result is None:
+                self.error("type", "a single result records 'type' (a list of them, 'types')")
+                return [None] * count
+            types = [op.type]
+        for i, value_type in enumerate(types):
+            where = "type" if op.types is None else f"types[{i}]"
+            if isinstance(value_type, TensorTypeBox):
+                self.exprs(f"{where}.tensor.shape", value_type.tensor.shape)
+            check_type = _TYPE_RULES.get(type(op))
+            if check_type is not None and value_type is not None:
+                problem = check_type(self, op, value_type)
+                if problem is not None:
+                    self.error(where, problem)
+        return types
+
+    def type_of(self, operand: Any) -> ValueType | None:
+        """The recorded type of an operand the document names or slices, where known."""
+        if isinstance(operand, SliceOperand):
+            base = self.lookup(operand.slice.base)
+            elem = _elem(base.type) if base is not None else None
+            if elem is None:
+                return None
+            return TensorTypeBox(tensor=TensorType(shape=operand.slice.sizes, elem=elem))
+        if isinstance(operand, str):
+            symbol = self.lookup(operand)
+            return symbol.type if symbol is not None else None
+        return None
 
     def else_region(self) -> None:
         if_names = dict(self.scopes[-1].names)
@@ -351,6 +471,10 @@ class _CrossChecker:
         if not op.iters:
             self.error("iters", "a tile loop needs at least one iterator")
         self.exprs("sizes", op.sizes)
+        if op.config_sizes is not None:
+            if len(op.config_sizes) != len(op.sizes):
+                self.error("config_sizes", "one config block size per tiled dimension")
+            self.exprs("config_sizes", op.config_sizes)
         self.exprs("begin", op.begin)
         self.exprs("end", op.end)
 
@@ -386,6 +510,17 @@ class _CrossChecker:
                 self.error("sizes", f"{len(op.sizes)} sizes but {len(op.offsets)} offsets")
             self.exprs("sizes", op.sizes)
         self.operand("src", op.src)
+        source = self.type_of(op.src)
+        if (
+            op.sizes is None
+            and isinstance(source, TensorTypeBox)
+            and len(source.tensor.shape) != len(op.offsets)
+        ):
+            self.error(
+                "src",
+                f"a source of rank {len(source.tensor.shape)} for a window of rank "
+                f"{len(op.offsets)} needs 'sizes'",
+            )
         if op.mask is not None:
             self.use("mask", op.mask)
 
@@ -424,7 +559,7 @@ class _CrossChecker:
                 self.expr(bound, value)
 
     @_checks(DotOp, JoinOp)
-    def check_args(self, op: DotOp | JoinOp | TorchOp | AssociativeScanOp | ReduceOp) -> None:
+    def check_args(self, op: DotOp | JoinOp | AssociativeScanOp | ReduceOp) -> None:
         for i, operand in enumerate(op.args):
             self.operand(f"args[{i}]", operand)
 
@@ -440,11 +575,17 @@ class _CrossChecker:
     @_checks(ReturnOp)
     def check_return(self, op: ReturnOp) -> None:
         for i, name in enumerate(op.values):
-            self.use(f"values[{i}]", name)
+            if name is not None:
+                self.use(f"values[{i}]", name)
 
     @_checks(TorchOp)
     def check_torch(self, op: TorchOp) -> None:
-        self.check_args(op)
+        for i, operand in enumerate(op.args):
+            if isinstance(operand, list):
+                for j, item in enumerate(operand):
+                    self.operand(f"args[{i}][{j}]", item)
+            else:
+                self.operand(f"args[{i}]", operand)
         self.attrs(op.attrs)
 
     def combine(self, op: AssociativeScanOp | ReduceOp) -> None:
@@ -489,6 +630,110 @@ class _CrossChecker:
                     pending.extend((inner, depth + 1) for inner in item)
                 elif isinstance(item, dict):
                     pending.extend((inner, depth + 1) for inner in item.values())
+
+
+# ---------------------------------------------------------------- types against ops
+
+_TypeRule = Callable[[_CrossChecker, Any, ValueType], "str | None"]
+# What each op's fields say its result's type is; None: consistent.
+_TYPE_RULES: dict[type[OpModel], _TypeRule] = {}
+
+
+def _type_rule(*models: type[OpModel]) -> Callable[[_TypeRule], _TypeRule]:
+    return _per_model(_TYPE_RULES, models)
+
+
+def _elem(value_type: Any) -> str | None:
+    if isinstance(value_type, TensorTypeBox):
+        return value_type.tensor.elem
+    if isinstance(value_type, ScalarTypeBox):
+        return value_type.scalar
+    return None
+
+
+def _same_shape(left: list[Expr], right: list[Expr]) -> bool:
+    if len(left) != len(right):
+        return False
+    try:
+        return all(parse_expr(a) == parse_expr(b) for a, b in zip(left, right, strict=True))
+    except ExprSyntaxError:
+        return False
+
+
+def _tensor_like(value_type: ValueType, shape: list[Expr], elem: str | None) -> str | None:
+    if not isinstance(value_type, TensorTypeBox):
+        return "the op defines a tensor, its type is a scalar"
+    if not _same_shape(value_type.tensor.shape, shape):
+        return f"shape {value_type.tensor.shape} is not the op's {shape}"
+    if elem is not None and value_type.tensor.elem != elem:
+        return f"element type {value_type.tensor.elem} is not the op's {elem}"
+    return None
+
+
+@_type_rule(AllocOp, ZerosOp, FullOp)
+def _shaped_type(checker: _CrossChecker, op: Any, value_type: ValueType) -> str | None:
+    return _tensor_like(value_type, op.shape, op.dtype)
+
+
+@_type_rule(TileBeginOp, RegisterBlockSizeOp, TilePropertyOp)
+def _index_type(checker: _CrossChecker, op: Any, value_type: ValueType) -> str | None:
+    if op.op == "hl.tile.index":
+        return _tensor_like(value_type, [f"size({op.tile})"], None)
+    if not (isinstance(value_type, ScalarTypeBox) and value_type.scalar == "i64"):
+        return f'{op.op} defines an index: {{"scalar": "i64"}}'
+    return None
+
+
+@_type_rule(LoadOp)
+def _load_type(checker: _CrossChecker, op: LoadOp, value_type: ValueType) -> str | None:
+    base = checker.lookup(op.slice.base if op.slice is not None else op.base or "")
+    elem = _elem(base.type) if base is not None else None
+    if op.slice is None:
+        if not isinstance(value_type, TensorTypeBox):
+            return "a load defines a tensor, its type is a scalar"
+        if elem is not None and value_type.tensor.elem != elem:
+            return f"element type {value_type.tensor.elem} is not {op.base}'s {elem}"
+        return None
+    sizes = list(op.slice.sizes)
+    for axis, pad in enumerate(op.pad_to or []):
+        if pad is not None and axis < len(sizes):
+            sizes[axis] = pad
+    return _tensor_like(value_type, sizes, elem)
+
+
+@_type_rule(AtomicOp)
+def _atomic_type(checker: _CrossChecker, op: AtomicOp, value_type: ValueType) -> str | None:
+    dst = checker.lookup(op.dst)
+    elem = _elem(dst.type) if dst is not None else None
+    if elem is not None and _elem(value_type) != elem:
+        return f"element type {_elem(value_type)} is not {op.dst}'s {elem}"
+    return None
+
+
+@_type_rule(AssignOp)
+def _assign_type(checker: _CrossChecker, op: AssignOp, value_type: ValueType) -> str | None:
+    source = checker.type_of(op.src)
+    if source is None or isinstance(source, TensorTypeBox) != isinstance(value_type, TensorTypeBox):
+        return None if source is None else "a copy has its source's kind (tensor or scalar)"
+    if _elem(source) != _elem(value_type):
+        return f"element type {_elem(value_type)} is not its source's {_elem(source)}"
+    return None
+
+
+@_type_rule(DotOp)
+def _dot_type(checker: _CrossChecker, op: DotOp, value_type: ValueType) -> str | None:
+    if not isinstance(value_type, TensorTypeBox):
+        return "hl.dot defines a tensor, its type is a scalar"
+    if op.dtype is not None and value_type.tensor.elem != op.dtype:
+        return f"element type {value_type.tensor.elem} is not the op's dtype {op.dtype}"
+    return None
+
+
+@_type_rule(TorchOp)
+def _torch_type(checker: _CrossChecker, op: TorchOp, value_type: ValueType) -> str | None:
+    if op.op == "torch.prims.convert_element_type" and _elem(value_type) != op.attrs.get("dtype"):
+        return f"element type {_elem(value_type)} is not the conversion's {op.attrs.get('dtype')}"
+    return None
 
 
 def _cross_check(spec: HelionJsonSpec) -> list[tuple[str, str, Loc | None]]:

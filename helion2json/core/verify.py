@@ -9,8 +9,9 @@ first reference that can run, in this order:
 2. without a CUDA device, the same compiled kernel on CPU, its generated
    Triton code run by Triton's interpreter (``helion2json.core.triton_cpu``);
 3. Helion's eager reference mode (``ref_mode=helion.RefMode.EAGER``), which
-   runs the kernel's Python body with PyTorch (on CPU it fails for some ops):
-   not the generated code, so it can share a mistake with the document;
+   runs the kernel's Python body with PyTorch (on CPU with kernels for the
+   out-dtype matrix products it calls, ``helion2json.core.eager_cpu``): not
+   the generated code, so it can share a mistake with the document;
 4. a user reference: a callable computing the same outputs (``reference=``,
    ``--ref``, or a ``# h2j: ref(...)`` directive evaluated with
    :func:`evaluate_reference`).
@@ -34,8 +35,10 @@ from typing import Any, Literal
 import torch
 
 from helion2json.core import triton_cpu
-from helion2json.core.dtypes import dtype_label
+from helion2json.core.dtypes import dtype_label, torch_dtype
+from helion2json.core.eager_cpu import out_dtype_products_on_cpu
 from helion2json.core.errors import ArgumentError, ExportError, one_line
+from helion2json.core.precision import lowest_precisions
 from helion2json.interpret import InterpretError, run_document
 
 __all__ = [
@@ -130,7 +133,7 @@ class ReferenceRun:
     """
 
     name: str
-    outputs: list[torch.Tensor]
+    outputs: list[torch.Tensor | None]
     arguments: list[Any] | None = None
 
 
@@ -236,8 +239,13 @@ def _check(
     reduction_length: int,
     atol: float | None,
     rtol: float | None,
+    rounded_to: str | None = None,
 ) -> OutputCheck:
     default_atol, default_rtol = tolerance(actual.dtype, reduction_length)
+    if rounded_to is not None and actual.dtype.is_floating_point:
+        # The value passed through a lower precision than its own (see core.precision).
+        path_atol, path_rtol = tolerance(torch_dtype(rounded_to), reduction_length)
+        default_atol, default_rtol = max(default_atol, path_atol), max(default_rtol, path_rtol)
     use_atol = default_atol if atol is None else atol
     use_rtol = default_rtol if rtol is None else rtol
     ok, max_abs, max_rel, message = compare_tensors(actual, expected, use_atol, use_rtol)
@@ -258,12 +266,13 @@ def _clone_all(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any
     return [_clone(a) for a in args], {k: _clone(v) for k, v in kwargs.items()}
 
 
-def _outputs(value: Any, what: str) -> list[torch.Tensor]:
+def _outputs(value: Any, what: str) -> list[torch.Tensor | None]:
+    """The tensors a run returned, in order; None where it returns None (``return out, None``)."""
     if value is None:
         return []
     items = list(value) if isinstance(value, tuple | list) else [value]
     for position, item in enumerate(items):
-        if not isinstance(item, torch.Tensor):
+        if item is not None and not isinstance(item, torch.Tensor):
             raise TypeError(f"{what} returned {type(item).__name__} at position {position}")
     return items
 
@@ -273,7 +282,7 @@ def _interpret(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
     func: str | None,
-) -> tuple[list[torch.Tensor], dict[str, Any]]:
+) -> tuple[list[torch.Tensor | None], dict[str, Any]]:
     """Run the document on clones; returns its outputs and each argument's final state."""
     cloned_args, cloned_kwargs = _clone_all(args, kwargs)
     outputs = run_document(document, cloned_args, cloned_kwargs, func=func)
@@ -336,9 +345,20 @@ def verify_document(
             f"the document returns {len(outputs)} tensors, the reference {len(reference.outputs)}"
         )
         return result
+    chosen = _function(document, func)
+    rounded = lowest_precisions(chosen) if isinstance(chosen, Mapping) else []
     for index, (actual, expected) in enumerate(zip(outputs, reference.outputs, strict=True)):
+        if actual is None and expected is None:
+            continue
+        if actual is None or expected is None:
+            result.status = "mismatch"
+            result.error = f"output {index} is None in {'the document' if actual is None else 'the reference'} only"
+            return result
+        rounded_to = rounded[index] if index < len(rounded) else None
         checks.append(
-            _check(index, f"output {index}", actual, expected, reduction_length, atol, rtol)
+            _check(
+                index, f"output {index}", actual, expected, reduction_length, atol, rtol, rounded_to
+            )
         )
     if reference.arguments is not None:
         names = _argument_names(document, func)
@@ -474,7 +494,7 @@ def _run_compiled(
     back = home or torch.device("cpu")
     return ReferenceRun(
         COMPILED_REFERENCE if device == "cuda" else INTERPRETED_REFERENCE,
-        [o.to(back) for o in outputs],
+        [None if o is None else o.to(back) for o in outputs],
         [_to_device(a, back) for a in normalized],
     )
 
@@ -487,7 +507,9 @@ def _run_eager(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> R
     eager = _kernel_copy(kernel, ref_mode=helion.RefMode.EAGER)
     cloned_args, cloned_kwargs = _clone_all(args, kwargs)
     normalized = _normalized(eager, cloned_args, cloned_kwargs)
-    outputs = _outputs(eager.bind(normalized)(*normalized), "the eager reference")
+    # Out-dtype products (hl.dot's out_dtype, mixed-precision matmuls) have no CPU kernel.
+    with out_dtype_products_on_cpu():
+        outputs = _outputs(eager.bind(normalized)(*normalized), "the eager reference")
     return ReferenceRun(EAGER_REFERENCE, outputs, list(normalized))
 
 

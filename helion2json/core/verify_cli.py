@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         "(e.g. torch.matmul), evaluated like --arg; used when the compiled kernel and "
         "the eager reference mode cannot run",
     )
+    parser.add_argument(
+        "--mlir",
+        action="store_true",
+        help="also lower the JSON to MLIR, run it with mlir-opt and mlir-runner on the same "
+        "arguments and compare with the interpreter (docs/mlir.md)",
+    )
     parser.add_argument("--atol", type=float, help="absolute tolerance for every output")
     parser.add_argument("--rtol", type=float, help="relative tolerance for every output")
     parser.add_argument(
@@ -106,7 +112,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(options, exc, str(exc), 1)
     except Exception as exc:
         return _fail(options, exc, f"{type(exc).__name__}: {exc}", 1)
-    return _report(result)
+    status = _report(result)
+    if options.mlir and result.document is not None:
+        return max(status, _check_mlir(options, kernel, example, result.document))
+    return status
+
+
+def _check_mlir(
+    options: argparse.Namespace, kernel: Any, example: ExampleArgs, document: dict[str, Any]
+) -> int:
+    """Run the document through MLIR; a failure names the op, the tool or the pass."""
+    from helion2json.mlir import LoweringError, ToolError, check_with_mlir
+
+    try:
+        args = tuple(kernel.normalize_args(*example.args, **dict(example.kwargs)))
+        check = check_with_mlir(document, args)
+    except LoweringError as exc:
+        return _fail(options, exc, f"mlir: not lowered: {exc}", 1)
+    except ToolError as exc:
+        return _fail(options, exc, f"mlir: {exc}", 1)
+    except Exception as exc:
+        return _fail(options, exc, f"mlir: {type(exc).__name__}: {exc}", 1)
+    if not check.ok:
+        _error(f"mlir: {'; '.join(check.mismatches)}")
+        return 1
+    count = len(check.outputs)
+    print(f"mlir: {count} of {count} outputs match the interpreter (mlir-opt + mlir-runner)")
+    return 0
 
 
 def _fail(options: argparse.Namespace, exc: BaseException, message: str, status: int) -> int:

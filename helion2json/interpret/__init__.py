@@ -17,6 +17,8 @@ is skipped.
   ``helion2json.core.ops``.
 - executors by op family: ``memory``, ``tensors``, ``tiles``, ``reductions``,
   ``torch_ops``; with ``indexing`` (windows, index entries) and ``values``.
+- ``types``: every computed value against the type its op records.
+- ``writes``: the parallel-write rule (programs of a launch store disjoint elements).
 - ``document``: ``run_document``.
 """
 

@@ -12,6 +12,7 @@ from helion2json.core.format_types import (
     ConstantTypeBox,
     DeviceTypeBox,
     DtypeTypeBox,
+    ListTypeBox,
     NoneTypeBox,
     TensorTypeBox,
 )
@@ -96,14 +97,30 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
                     f"argument {arg.id!r} must be {arg.type.constant!r} (the document is "
                     f"specialised on it), got {value!r}"
                 )
+        elif isinstance(arg.type, ListTypeBox):
+            items = arg.type.list
+            if not isinstance(value, list | tuple) or len(value) != len(items):
+                raise InterpretError(
+                    f"argument {arg.id!r} must be a list of {len(items)} scalars, got {value!r}"
+                )
+            for index, (name, item, given) in enumerate(
+                zip(arg.type.names, items, value, strict=True)
+            ):
+                bound[name] = _scalar(f"{arg.id}[{index}]", item.scalar, given)
         else:
-            kind = arg.type.scalar
-            accepted: tuple[type, ...] = {"i1": (bool,), "i64": (int,), "f64": (int, float)}[kind]
-            if not isinstance(value, accepted) or (kind == "i64" and isinstance(value, bool)):
-                raise InterpretError(f"argument {arg.id!r} must be a {kind} scalar, got {value!r}")
-            if kind == "f64":
-                bound[arg.id] = float(bound[arg.id])
+            bound[arg.id] = _scalar(arg.id, arg.type.scalar, value)
     return bound
+
+
+def _scalar(label: str, kind: str, value: Any) -> bool | int | float:
+    """``value`` as the scalar of ``kind`` an argument (or a list's item) declares."""
+    if kind == "f64" and isinstance(value, int | float):
+        return float(value)
+    if kind == "i64" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "i1" and isinstance(value, bool):
+        return value
+    raise InterpretError(f"argument {label!r} must be a {kind} scalar, got {value!r}")
 
 
 def run_document(
@@ -113,8 +130,9 @@ def run_document(
     *,
     func: str | None = None,
     generator: torch.Generator | None = None,
-) -> list[torch.Tensor]:
-    """Execute one function of ``document`` on ``args``; return its ``hl.return`` values.
+) -> list[torch.Tensor | None]:
+    """Execute one function of ``document`` on ``args``; return its ``hl.return`` values
+    (None where the kernel returns None).
 
     The document is validated first (``helion2json.ValidationError``). Tensor
     arguments are used in place, as the kernel uses them: a kernel that writes
@@ -140,6 +158,10 @@ def run_document(
             f"hl.return gives {len(returned)} values for {len(selected.rets)} rets"
         )
     for position, (value, ret) in enumerate(zip(returned, selected.rets, strict=True)):
+        if isinstance(ret.type, NoneTypeBox):
+            if value is not None:
+                raise InterpretError(f"return value {position} is {value!r}; rets declares None")
+            continue
         if not isinstance(value, torch.Tensor):
             raise InterpretError(f"return value {position} is {value!r}, not a tensor")
         if isinstance(ret.type, TensorTypeBox):

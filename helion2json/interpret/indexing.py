@@ -14,6 +14,7 @@ from helion2json.core.format_types import (
     FullIndex,
     IndexEntry,
     NewAxisIndex,
+    RangeIndex,
     SliceSpec,
     TensorIndex,
     TileIndex,
@@ -104,6 +105,13 @@ def index_items(
             items.append(torch.zeros(size, dtype=torch.int64, device=it.device))
         elif isinstance(entry, FullIndex):
             items.append(slice(None))
+        elif isinstance(entry, RangeIndex):
+            begin, end = (it.int_expr(bound) for bound in entry.range)
+            if extent is not None and not 0 <= begin <= end <= extent:
+                raise InterpretError(
+                    f"range [{begin}, {end}) is outside axis {axis} of extent {extent}"
+                )
+            items.append(slice(begin, end))
         elif isinstance(entry, AtIndex):
             position = it.int_expr(entry.at)
             if clamp and extent is not None:

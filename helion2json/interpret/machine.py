@@ -17,7 +17,9 @@ from helion2json.core.format_types import ExprOperand, SliceOperand
 from helion2json.core.ops import IfBeginOp, TileBeginOp, merged_names, result_names, spec_of
 from helion2json.interpret.indexing import load_slice
 from helion2json.interpret.registry import EXECUTORS
+from helion2json.interpret.types import check_results
 from helion2json.interpret.values import NON_FINITE, InterpretError, Tile, as_int
+from helion2json.interpret.writes import LaunchWrites
 
 # Seeds are drawn uniformly from [0, RNG_SEED_BOUND).
 RNG_SEED_BOUND = 2**63 - 1
@@ -106,6 +108,10 @@ class Interpreter:
         self.generator = generator
         self.rng_slots = 0
         self.rng_seeds: torch.Tensor | None = None
+        # True while a combine function runs: its values are elements, many at once.
+        self.in_combine = False
+        # Which program stored each element, to hold the launch to the parallel-write rule.
+        self.writes = LaunchWrites()
 
     def seeds(self) -> torch.Tensor:
         """Every slot's seed, drawn at once as Helion's launcher draws them.
@@ -183,6 +189,7 @@ class Interpreter:
             try:
                 if isinstance(node, _Step):
                     node.run()
+                    check_results(self, node.op, elements=self.in_combine)
                 elif isinstance(node, _Loop):
                     self.run_loop(node)
                 else:
@@ -202,18 +209,36 @@ class Interpreter:
         ranges = [range(b, e, s) for b, e, s in zip(begins, ends, blocks, strict=True)]
         # Dimension 0 is the outermost loop; parallel loops may run in any order,
         # so running them in this one order is one valid execution.
-        for offsets in itertools.product(*ranges):
-            tiles = {
-                name: Tile(offset, min(block, end - offset), block, begin, end)
-                for name, offset, block, begin, end in zip(
-                    op.result, offsets, blocks, begins, ends, strict=True
-                )
-            }
-            self.env.push(tiles)
-            try:
-                self.run_block(loop.body)
-            finally:
-                self.env.pop()
+        grid = op.parallel and self.writes.program is None
+        try:
+            for offsets in itertools.product(*ranges):
+                if grid:
+                    self.writes.start_program()
+                self.run_iteration(loop, op, offsets, blocks, begins, ends)
+        finally:
+            if grid:
+                self.writes.end_programs()
+
+    def run_iteration(
+        self,
+        loop: _Loop,
+        op: TileBeginOp,
+        offsets: tuple[int, ...],
+        blocks: list[int],
+        begins: list[int],
+        ends: list[int],
+    ) -> None:
+        tiles = {
+            name: Tile(offset, min(block, end - offset), block, begin, end)
+            for name, offset, block, begin, end in zip(
+                op.result, offsets, blocks, begins, ends, strict=True
+            )
+        }
+        self.env.push(tiles)
+        try:
+            self.run_block(loop.body)
+        finally:
+            self.env.pop()
 
     def run_if(self, branch: _If) -> None:
         cond = self.operand(branch.op.cond)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import torch
 
-from helion2json.core.format_types import IndexEntry, TensorIndex
+from helion2json.core.format_types import IndexEntry, SliceSpec, TensorIndex
 from helion2json.core.ops import AtomicOp, LoadOp, StoreOp, StoreSliceOp
 from helion2json.interpret.indexing import index_items, load_slice, take, window
 from helion2json.interpret.registry import executes
@@ -99,13 +99,18 @@ def linear_positions(
     it: Interpreter, dst: torch.Tensor, entries: Sequence[IndexEntry], clamp: bool
 ) -> torch.Tensor:
     """The linear position in ``dst`` of every element an index selects."""
+    items = index_items(it, entries, dst, clamp=clamp)
+    return take(_linear(it, dst), items)
+
+
+def _linear(it: Interpreter, dst: torch.Tensor) -> torch.Tensor:
+    """Each element's linear position in a tensor of ``dst``'s shape."""
     shape = tuple(dst.shape)
     linear = it.linear.get(shape)
     if linear is None:
         linear = torch.arange(dst.numel(), device=dst.device).reshape(shape)
         it.linear[shape] = linear
-    items = index_items(it, entries, dst, clamp=clamp)
-    return take(linear, items)
+    return linear
 
 
 def mask_of(it: Interpreter, name: str | None) -> torch.Tensor | None:
@@ -121,15 +126,43 @@ def mask_of(it: Interpreter, name: str | None) -> torch.Tensor | None:
 def execute_load(it: Interpreter, op: LoadOp) -> None:
     mask = mask_of(it, op.mask)
     if op.slice is not None:
-        value = load_slice(it, op.slice)
-        if mask is not None:
-            value = torch.where(mask, value, torch.zeros_like(value))
+        value = load_slice(it, op.slice) if mask is None else _masked_window(it, op.slice, mask)
     else:
         assert op.base is not None and op.index is not None
         value = gather(it, it.host_tensor(op.base), op.index, mask)
     if op.pad_to is not None:
         value = _padded(it, value, op.pad_to)
     it.define(op.result, value)
+
+
+def _masked_window(it: Interpreter, spec: SliceSpec, mask: torch.Tensor) -> torch.Tensor:
+    """A slice load whose masked-off positions may lie outside the base: they read as 0.
+
+    Only the part of the window inside the base is read; a masked-on position
+    outside it is an error.
+    """
+    base = it.host_tensor(spec.base)
+    if len(spec.offsets) != base.dim():
+        raise InterpretError(f"{len(spec.offsets)} offsets into a tensor of rank {base.dim()}")
+    sizes = [it.int_expr(size) for size in spec.sizes]
+    value = torch.zeros(sizes, dtype=base.dtype, device=base.device)
+    inside = torch.ones(sizes, dtype=torch.bool, device=base.device)
+    source: list[slice] = []
+    target: list[slice] = []
+    for axis, (offset_expr, size) in enumerate(zip(spec.offsets, sizes, strict=True)):
+        offset = it.int_expr(offset_expr)
+        first, last = max(offset, 0), min(offset + size, base.shape[axis])
+        source.append(slice(first, max(first, last)))
+        target.append(slice(first - offset, max(first, last) - offset))
+        positions = torch.arange(offset, offset + size, device=base.device)
+        shape = [1] * len(sizes)
+        shape[axis] = size
+        inside &= ((positions >= 0) & (positions < base.shape[axis])).reshape(shape)
+    selected = mask.broadcast_to(sizes)
+    if bool((selected & ~inside).any()):
+        raise InterpretError(f"a masked-on element of the window lies outside {spec.base}")
+    value[tuple(target)] = base[tuple(source)]
+    return torch.where(selected, value, torch.zeros_like(value))
 
 
 def _padded(it: Interpreter, value: torch.Tensor, pad_to: Sequence[Any]) -> torch.Tensor:
@@ -155,9 +188,11 @@ def execute_store_slice(it: Interpreter, op: StoreSliceOp) -> None:
     if op.sizes is not None:
         # The window is given; the source broadcasts to it.
         extents = [it.int_expr(size) for size in op.sizes]
-        target = dst[window(it, dst, op.offsets, extents)]
+        place = window(it, dst, op.offsets, extents)
+        target = dst[place]
         value = torch.as_tensor(src, device=dst.device).to(dst.dtype).expand(target.shape)
         mask = mask_of(it, op.mask)
+        _note_window_store(it, op.dst, dst, place, mask)
         if mask is not None:
             value = torch.where(mask, value, target)
         target.copy_(value)
@@ -170,8 +205,10 @@ def execute_store_slice(it: Interpreter, op: StoreSliceOp) -> None:
             f"hl.store_slice needs a source of the destination's rank {dst.dim()} "
             f"(its shape gives the window), got {got}"
         )
-    target = dst[window(it, dst, op.offsets, list(src.shape))]
+    place = window(it, dst, op.offsets, list(src.shape))
+    target = dst[place]
     mask = mask_of(it, op.mask)
+    _note_window_store(it, op.dst, dst, place, mask)
     value = src.to(dst.dtype)
     if mask is not None:
         value = torch.where(mask, value, target)
@@ -185,15 +222,30 @@ def execute_store(it: Interpreter, op: StoreOp) -> None:
     mask = mask_of(it, op.mask)
     if mask is None and not any(isinstance(e, TensorIndex) for e in op.index):
         items = index_items(it, op.index, dst, clamp=False)
+        if it.writes.program is not None:
+            it.writes.store(op.dst, dst, take(_linear(it, dst), items))
         dst[tuple(items)] = src.to(dst.dtype) if isinstance(src, torch.Tensor) else src
         return
     positions = linear_positions(it, dst, op.index, clamp=mask is not None)
     values = _broadcast(src, positions.shape, dst)
     if mask is None:
+        it.writes.store(op.dst, dst, positions)
         _write_linear(dst, positions.reshape(-1), values.reshape(-1))
         return
     selected = mask.broadcast_to(positions.shape)
+    it.writes.store(op.dst, dst, positions[selected])
     _write_linear(dst, positions[selected], values[selected])
+
+
+def _note_window_store(
+    it: Interpreter, name: str, dst: torch.Tensor, place: Any, mask: torch.Tensor | None
+) -> None:
+    if it.writes.program is None:
+        return
+    positions = _linear(it, dst)[place]
+    if mask is not None:
+        positions = positions[mask.broadcast_to(positions.shape)]
+    it.writes.store(name, dst, positions)
 
 
 @executes(*get_args(AtomicOp.model_fields["op"].annotation))

@@ -10,6 +10,7 @@ import torch
 from helion2json.core.ops import AssociativeScanOp, CombineFunction, ReduceOp, ScanOp
 from helion2json.interpret.machine import Env
 from helion2json.interpret.registry import executes
+from helion2json.interpret.torch_ops import HALF_FLOATS
 from helion2json.interpret.values import InterpretError
 
 if TYPE_CHECKING:
@@ -25,11 +26,13 @@ def execute_scan(it: Interpreter, op: ScanOp) -> None:
     scan = torch.cumsum if op.op == "hl.cumsum" else torch.cumprod
     # torch widens integer scans to int64; Helion keeps the input's type.
     dtype = src.dtype if src.dtype != torch.bool else torch.int64
+    # 16-bit floats run in f32 and round once (docs/json-format.md, "Accumulation precision").
+    running = torch.float32 if dtype in HALF_FLOATS else dtype
     if op.reverse:
-        value = scan(src.flip(op.dim), op.dim, dtype=dtype).flip(op.dim)
+        value = scan(src.flip(op.dim), op.dim, dtype=running).flip(op.dim)
     else:
-        value = scan(src, op.dim, dtype=dtype)
-    it.define(op.result, value)
+        value = scan(src, op.dim, dtype=running)
+    it.define(op.result, value.to(dtype))
 
 
 def combine(it: Interpreter, function: CombineFunction) -> Combine:
@@ -40,9 +43,9 @@ def combine(it: Interpreter, function: CombineFunction) -> Combine:
         raise InterpretError(f"in the combine function: {exc}") from None
 
     def call(left: list[torch.Tensor], right: list[torch.Tensor]) -> list[torch.Tensor]:
-        outer = it.env
+        outer, outer_in_combine = it.env, it.in_combine
         # The function sees its parameters only: the left values, then the right ones.
-        it.env = Env()
+        it.env, it.in_combine = Env(), True
         it.env.scopes[0].update(zip(function.params, [*left, *right], strict=True))
         try:
             it.run_block(program)
@@ -50,7 +53,7 @@ def combine(it: Interpreter, function: CombineFunction) -> Combine:
         except InterpretError as exc:
             raise InterpretError(f"in the combine function: {exc}") from None
         finally:
-            it.env = outer
+            it.env, it.in_combine = outer, outer_in_combine
 
     return call
 

@@ -8,6 +8,7 @@ import torch
 
 from helion2json.core.ops import BarrierOp, RegisterBlockSizeOp, RngSeedOp, TilePropertyOp
 from helion2json.interpret.registry import executes
+from helion2json.interpret.writes import LaunchWrites
 
 if TYPE_CHECKING:
     from helion2json.interpret.machine import Interpreter
@@ -44,7 +45,9 @@ def execute_register_block_size(it: Interpreter, op: RegisterBlockSizeOp) -> Non
 @executes("hl.barrier")
 def execute_barrier(it: Interpreter, op: BarrierOp) -> None:
     # Grid loops run to completion one after the other: the barrier always holds.
+    # It ends a launch: the next one's programs may store what this one's stored.
     del op
+    it.writes = LaunchWrites()
 
 
 def _count_seed_slot(it: Interpreter, op: RngSeedOp) -> None:

@@ -34,6 +34,8 @@ class _TorchPlan:
     result_count: int
     # A matrix product: ATen multiplies operands of one element type only.
     matmul: bool
+    # Accumulates many elements (``ACCUMULATING``).
+    accumulating: bool
 
 
 def _param_kind(argument: Any) -> str:
@@ -101,12 +103,40 @@ def _torch_plan(op: TorchOp) -> _TorchPlan:
             f"{result_count} results, but the schema {schema} returns {len(schema.returns)}"
         )
     matmul = namespace == "aten" and name in _MATMULS
-    return _TorchPlan(overload, tuple(params), result_count, matmul)
+    accumulating = namespace == "aten" and name in ACCUMULATING
+    return _TorchPlan(overload, tuple(params), result_count, matmul, accumulating)
 
 
 _MATMULS = frozenset(
     {"addmm", "addbmm", "baddbmm", "addmv", "addr", "bmm", "dot", "matmul", "mm", "mv"}
 )
+
+# Ops that accumulate many elements: on 16-bit floats they accumulate in f32 and round
+# once to their result's type, as Helion's generated code does (docs/json-format.md,
+# "Accumulation precision").
+ACCUMULATING = _MATMULS | frozenset(
+    {
+        "sum",
+        "nansum",
+        "mean",
+        "prod",
+        "cumsum",
+        "cumprod",
+        "logcumsumexp",
+        "logsumexp",
+        "var",
+        "std",
+        "var_mean",
+        "std_mean",
+        "_softmax",
+        "_log_softmax",
+        "softmax",
+        "log_softmax",
+        "linalg_vector_norm",
+        "norm",
+    }
+)
+HALF_FLOATS = (torch.float16, torch.bfloat16)
 
 
 def _convert_floating(value: Any, dtype: torch.dtype) -> Any:
@@ -150,7 +180,10 @@ def execute_torch(it: Interpreter, op: TorchOp, plan: _TorchPlan) -> None:
             positional.append(value)
     if plan.matmul:
         _check_matmul_types(positional)
-    result = plan.overload(*positional, **keywords)
+    if plan.accumulating:
+        result = accumulate_in_f32(plan.overload, positional, keywords)
+    else:
+        result = plan.overload(*positional, **keywords)
     if op.result is None:
         return
     if isinstance(op.result, list):
@@ -160,6 +193,48 @@ def execute_torch(it: Interpreter, op: TorchOp, plan: _TorchPlan) -> None:
             it.define(name, item)
     else:
         it.define(op.result, result)
+
+
+def accumulate_in_f32(overload: Any, positional: list[Any], keywords: dict[str, Any]) -> Any:
+    """``overload`` on 16-bit floating operands, accumulated in f32 and rounded once.
+
+    The result has the type the op gives on its own operands (its ``dtype``
+    argument, when it has one, decides as usual).
+    """
+    tensors = [
+        value
+        for value in [*positional, *keywords.values()]
+        if isinstance(value, torch.Tensor) and value.dtype in HALF_FLOATS
+    ]
+    if not tensors:
+        return overload(*positional, **keywords)
+    expected = overload(*_as_meta(positional), **_as_meta(keywords))
+    wide = overload(*_half_to_f32(positional), **_half_to_f32(keywords))
+    if isinstance(wide, tuple | list):
+        return type(wide)(w.to(e.dtype) for w, e in zip(wide, expected, strict=True))
+    return wide.to(expected.dtype)
+
+
+def _half_to_f32(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_half_to_f32(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _half_to_f32(item) for key, item in value.items()}
+    if isinstance(value, torch.Tensor) and value.dtype in HALF_FLOATS:
+        return value.to(torch.float32)
+    return value
+
+
+def _as_meta(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_as_meta(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_meta(item) for key, item in value.items()}
+    if isinstance(value, torch.Tensor):
+        return value.to("meta")
+    if isinstance(value, torch.device):
+        return torch.device("meta")
+    return value
 
 
 def attr(it: Interpreter, param: _Param, value: Any) -> Any:

@@ -9,6 +9,7 @@ index entries, element types, attributes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import jsonschema
 import pytest
 import torch
 
-from helion2json import UnsupportedError, export_kernel, validate_spec
+from helion2json import ArgumentError, UnsupportedError, export_kernel, validate_spec
 from helion2json.core.capture.helion_ir import TRACED_ARGUMENTS_META
 from helion2json.core.capture.translator import KernelTranslator
 from helion2json.core.capture.values import ExportOptions
@@ -30,6 +31,13 @@ SCHEMA = json.loads((Path(__file__).parents[1] / "schema" / "helion2json.schema.
 
 Func = dict[str, Any]
 Op = dict[str, Any]
+
+# The type of an index: tile offsets, tile properties, block sizes.
+INDEX = {"scalar": "i64"}
+
+
+def tensor(shape: list[Any], elem: str) -> dict[str, Any]:
+    return {"tensor": {"shape": shape, "elem": elem}}
 
 
 class Documents:
@@ -99,6 +107,18 @@ def test_family_exports_a_valid_document(docs: Documents, name: str) -> None:
     validate_spec({"version": 1, "module": {"name": "m", "funcs": [func]}})
     assert func["body"][-1]["op"] == "hl.return"
     assert loops(func)[0]["parallel"] is True
+
+
+@pytest.mark.parametrize("name", [f.name for f in FAMILIES])
+def test_every_value_has_a_type(docs: Documents, name: str) -> None:
+    for op in walk(docs[name]["body"]):
+        result = op.get("result")
+        if result is None:
+            assert "type" not in op and "types" not in op, op["op"]
+        elif isinstance(result, list):
+            assert len(op["types"]) == len(result), op["op"]
+        else:
+            assert "tensor" in op["type"] or "scalar" in op["type"], op["op"]
 
 
 # ------------------------------------------------------------------ elementwise
@@ -194,7 +214,12 @@ def test_tile_properties(docs: Documents) -> None:
         ("hl.tile.end_of", "tile_end"),
         ("hl.tile.id", "tile_id"),
     ):
-        assert one(func, name) == {"op": name, "tile": "tile", "result": result}
+        assert one(func, name) == {
+            "op": name,
+            "tile": "tile",
+            "result": result,
+            "type": INDEX if name != "hl.tile.index" else tensor(["size(tile)"], "i32"),
+        }
     assert one(func, "torch.prims.convert_element_type")["args"] == ["tile_index"]
     # Integer arithmetic on the properties is one symbolic operand.
     operands = [op["args"][1] for op in ops(func, "torch.add")]
@@ -218,6 +243,7 @@ def test_tile_count() -> None:
         "op": "hl.tile.count",
         "tile": "tile",
         "result": "tile_count",
+        "type": INDEX,
     }
     assert one(func, "torch.add")["args"][1] == "tile_count"
 
@@ -233,6 +259,7 @@ def test_grid_index_is_a_position(docs: Documents) -> None:
         "begin": [0],
         "end": ["dim(x,0)"],
         "parallel": True,
+        "types": [INDEX],
     }
     assert inner["begin"] == [2] and inner["end"] == ["dim(x,1)"]
     assert inner["iters"] == ["i_1"]
@@ -273,6 +300,7 @@ def test_if_on_a_loaded_value_reassigns_an_outer_name(docs: Documents) -> None:
         "result": "v",
         "args": ["v", "g"],
         "attrs": {},
+        "type": tensor(["size(tile)"], "f32"),
     }
 
 
@@ -292,7 +320,12 @@ def test_split_and_join(docs: Documents) -> None:
     first_view, second_view = ops(func, "torch.view")
     assert first_view["attrs"] == {"size": ["size(tile_m)", 4, 2]}
     assert first_view["args"] == [slice_of("x", ["tile_m", 0], ["size(tile_m)", "dim(x,1)"])]
-    assert one(func, "hl.split") == {"op": "hl.split", "src": "pairs", "result": ["even", "odd"]}
+    assert one(func, "hl.split") == {
+        "op": "hl.split",
+        "src": "pairs",
+        "result": ["even", "odd"],
+        "types": [tensor(["size(tile_m)", 4], "f32")] * 2,
+    }
     assert one(func, "hl.join")["args"] == ["odd", "even"]
     assert second_view["attrs"] == {"size": ["size(tile_m)", 8]}
 
@@ -351,6 +384,7 @@ def test_reduction_loops_accumulate_across_iterations(docs: Documents) -> None:
         "value": "-inf",
         "dtype": "f32",
         "result": "amax_acc",
+        "type": tensor(["size(tile_m)", 1], "f32"),
     }
     assert one(func, "torch.maximum")["args"] == ["amax_acc", "amax"]
     assert one(func, "torch.maximum")["result"] == "amax_acc"
@@ -386,6 +420,7 @@ def test_online_softmax_carries_running_statistics(docs: Documents) -> None:
             "size": 8,
             "min": 1,
             "max": "dim(x,0)",
+            "type": INDEX,
         },
         {
             "op": "hl.register_block_size",
@@ -393,6 +428,7 @@ def test_online_softmax_carries_running_statistics(docs: Documents) -> None:
             "size": 32,
             "min": 1,
             "max": "dim(x,1)",
+            "type": INDEX,
         },
     ]
     outer, first, second = loops(func)
@@ -402,7 +438,12 @@ def test_online_softmax_carries_running_statistics(docs: Documents) -> None:
     # `di` is assigned where it is computed; `mi` is still read after `mi_next`
     # exists, so it takes its new value at the end of the iteration.
     assert any(op.get("result") == "di" for op in first_body if op["op"] == "torch.add")
-    assert first_body[-1] == {"op": "hl.assign", "src": "mi_next", "result": "mi"}
+    assert first_body[-1] == {
+        "op": "hl.assign",
+        "src": "mi_next",
+        "result": "mi",
+        "type": tensor(["size(tile_m)"], "f32"),
+    }
     assert one(func, "torch.maximum")["args"] == ["mi", "local_amax"]
 
 
@@ -562,7 +603,12 @@ def test_attention_carries_three_values(docs: Documents) -> None:
     body = region(func, keys)
     assigned = {op.get("result") for op in body}
     assert {"m_i", "l_i", "acc"} <= assigned
-    assert body[-1] == {"op": "hl.assign", "src": "m_ij", "result": "m_i"}
+    assert body[-1] == {
+        "op": "hl.assign",
+        "src": "m_ij",
+        "result": "m_i",
+        "type": tensor(["size(tile_b)", "size(tile_m)"], "f32"),
+    }
     assert one(func, "torch.baddbmm")["operand_dtype"] == "f32"
     assert one(func, "torch.permute")["attrs"] == {"dims": [0, 2, 1]}
 
@@ -715,7 +761,12 @@ def test_a_variable_that_starts_as_another_gets_its_own_name(docs: Documents) ->
     inner = loops(func)[1]
     start = func["body"].index(inner)
     # cur = two_x: the loop updates cur and still reads two_x.
-    assert func["body"][start - 1] == {"op": "hl.assign", "src": "two_x", "result": "cur"}
+    assert func["body"][start - 1] == {
+        "op": "hl.assign",
+        "src": "two_x",
+        "result": "cur",
+        "type": tensor(["size(tile_m)", "size(tile_n)"], "f32"),
+    }
     step = one(func, "torch.sub")
     assert ["two_x", "cur"] in [op["args"] for op in ops(func, "torch.mul")]
     # prev, cur = cur, nxt: prev takes cur's old value before cur is replaced.
@@ -844,3 +895,116 @@ def test_specialised_arguments_are_recorded(
 def test_a_callable_argument_is_traced_into_the_body(docs: Documents) -> None:
     names = [op["op"] for op in docs["doubled_then"]["body"]]
     assert names.count("torch.mul") == 2 and "torch.sub" in names
+
+
+# ------------------------------------------------------------------ windows that are not tiles
+
+
+def test_masked_loads_reach_past_their_base(docs: Documents) -> None:
+    func = docs["join_columns"]
+    loads = ops(func, "hl.load")
+    assert [load.get("mask") is not None for load in loads] == [True, True]
+    assert loads[0]["slice"]["offsets"] == ["tile_r", "tile_c"]
+
+
+def test_bounded_slices_are_windows(docs: Documents) -> None:
+    func = docs["swap_halves"]
+    stores = ops(func, "hl.store_slice")
+    assert [store["offsets"] for store in stores] == [["tile_m", 0], ["tile_m", 4]]
+    assert stores[0]["src"] == slice_of("x", ["tile_m", 4], ["size(tile_m)", "dim(x,1) - 4"])
+    assert one(func, "torch.mul")["args"][0] == slice_of("x", ["tile_m", 0], ["size(tile_m)", 4])
+
+
+def test_a_tensor_list_is_one_operand(docs: Documents) -> None:
+    stack = one(docs["unpack_nibbles"], "torch.stack")
+    assert len(stack["args"]) == 1 and len(stack["args"][0]) == 2
+    assert stack["attrs"] == {"dim": 1}
+
+
+def test_a_tile_property_read_inside_a_loop_is_named_again_after_it(docs: Documents) -> None:
+    func = docs["chunked_decay_scan"]
+    inner = loops(func)[1]
+    assert inner["end"] == ["size(tile_m) * (1 + tile_id)"]
+    inside = [op["result"] for op in region(func, inner) if op["op"] == "hl.tile.begin_of"]
+    assert inside
+    after = json.dumps(func["body"][func["body"].index(inner) + len(region(func, inner)) + 2 :])
+    # The document validates: the chunk's begin after the loop names a value still in scope.
+    assert not any(re.search(rf"\b{name}\b", after) for name in inside)
+
+
+# ------------------------------------------------------------------ signatures
+
+
+def test_a_list_argument_names_its_items(docs: Documents) -> None:
+    func = docs["center_rows"]
+    assert func["args"][1] == {
+        "id": "normalized_shape",
+        "type": {"list": [{"scalar": "i64"}], "names": ["normalized_shape_0"]},
+    }
+    # Helion's symbol for the item is the item's name in the body.
+    assert [op["args"][1] for op in ops(func, "torch.div")] == ["normalized_shape_0"] * 2
+    pairs = docs["affine_pairs"]
+    assert pairs["args"][1]["type"]["list"] == [{"scalar": "f64"}] * 2
+    assert one(pairs, "torch.mul")["args"][1] == "scale_shift_0"
+    assert {"expr": "steps_0 * steps_1"} in ops(pairs, "torch.add")[1]["args"]
+
+
+def test_a_returned_none_is_a_null_value(docs: Documents) -> None:
+    func = docs["doubled_without_stats"]
+    assert func["rets"][1] == {"type": {"none": None}}
+    assert one(func, "hl.return")["values"] == ["out", None]
+
+
+def test_a_tuple_of_tensors_is_an_error_at_the_definition() -> None:
+    @helion.kernel(static_shapes=True)
+    def add_pair(pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        a, b = pair
+        out = torch.empty_like(a)
+        for tile in hl.tile(a.size(0)):
+            out[tile] = a[tile] + b[tile]
+        return out
+
+    with pytest.raises(ArgumentError, match="argument 'pair' is a tuple") as error:
+        export_kernel(add_pair, ((torch.randn(4), torch.randn(4)),))
+    assert error.value.location is not None
+    assert error.value.location.line == add_pair.fn.__code__.co_firstlineno
+
+
+@helion.kernel(static_shapes=True)
+def jagged_tile_sums(values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    rows = offsets.size(0) - 1
+    out = torch.zeros([rows], dtype=values.dtype, device=values.device)
+    for tile_r in hl.tile(rows, block_size=2):
+        starts = offsets[tile_r]
+        lengths = offsets[tile_r.index + 1] - starts
+        acc = hl.zeros([tile_r], dtype=values.dtype)
+        for tile_k in hl.jagged_tile(lengths):
+            acc = acc + hl.load(values, [starts[:, None] + tile_k.index[None, :]]).sum(1)
+        out[tile_r] = acc
+    return out
+
+
+def test_a_jagged_tile_is_refused_at_its_loop() -> None:
+    # Its per-lane mask is implicit: exporting the loop alone would read past each row.
+    with pytest.raises(UnsupportedError) as info:
+        export_kernel(jagged_tile_sums, (torch.randn(20), torch.tensor([0, 3, 3, 10, 17, 20])))
+    error = info.value
+    assert error.op == "hl.jagged_tile"
+    assert error.location is not None
+    assert "hl.jagged_tile(lengths)" in source_line(error.location.line)
+
+
+@pytest.mark.parametrize("name", ["wide_block_row_sums", "edge_block_row_sums"])
+def test_a_load_added_into_a_block_sized_value_is_padded_to_the_block(
+    docs: Documents, name: str
+) -> None:
+    func = docs[name]
+    assert one(func, "hl.register_block_size")["size"] == 16
+    assert one(func, "hl.zeros")["shape"] == ["size(tile_m)", "block_n"]
+    assert one(func, "hl.load")["pad_to"] == [None, "block_n"]
+
+
+def test_a_tile_begin_folded_into_arithmetic_is_the_tile_offset(docs: Documents) -> None:
+    func = docs["chunk_tail_minus_sum"]
+    positions = [entry for load in ops(func, "hl.load") for entry in load["index"]]
+    assert {"at": "-1 + min(dim(g,1), 4 + tile_t)"} in positions

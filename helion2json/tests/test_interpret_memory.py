@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from helion2json.interpret import run_document
+from helion2json.interpret import InterpretError, run_document
 from helion2json.tests.interpret_documents import END, document, tensor, tiles, torch_op, window
 
 # ------------------------------------------------------------------ loads and stores
@@ -37,6 +37,37 @@ def test_gather_load_with_tensor_index_and_mask() -> None:
     (out,) = run_document(doc, (table, idx))
     expected = torch.where(idx >= 0, table[idx.clamp(min=0)], torch.zeros(()))
     torch.testing.assert_close(out, expected)
+
+
+def masked_shifted_load(shift: int, keep_below: int) -> dict[str, Any]:
+    """out[i] = x[i + shift] where i < keep_below, else 0: a window reaching past ``x``."""
+    body = [
+        {"op": "hl.alloc", "shape": [8], "dtype": "f32", "result": "out"},
+        tiles(["tile_i"], [8], [8]),
+        {"op": "hl.tile.index", "tile": "tile_i", "result": "i"},
+        torch_op("lt", "Scalar", ["i"], "keep", other=keep_below),
+        {
+            "op": "hl.load",
+            "result": "part",
+            "slice": {"base": "x", "offsets": [f"tile_i + {shift}"], "sizes": ["size(tile_i)"]},
+            "mask": "keep",
+        },
+        {"op": "hl.store_slice", "dst": "out", "offsets": ["tile_i"], "src": "part"},
+        END,
+        {"op": "hl.return", "values": ["out"]},
+    ]
+    return document([tensor("x", 1)], body)
+
+
+def test_a_masked_window_reads_only_its_masked_on_part() -> None:
+    x = torch.randn(5)
+    (out,) = run_document(masked_shifted_load(2, 3), (x,))
+    torch.testing.assert_close(out, torch.cat([x[2:], torch.zeros(5)]))
+
+
+def test_a_masked_on_element_outside_the_base_is_an_error() -> None:
+    with pytest.raises(InterpretError, match="masked-on element of the window lies outside x"):
+        run_document(masked_shifted_load(2, 4), (torch.randn(5),))
 
 
 def test_index_entries_at_full_newaxis_and_cartesian_tensors() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import re
@@ -17,7 +18,9 @@ import pytest
 import torch
 
 from helion2json import ArgumentError, export_kernel
+from helion2json.core import verify
 from helion2json.core.example_args import evaluation_namespace
+from helion2json.core.precision import lowest_precisions
 from helion2json.core.triton_cpu import interpreter_unavailable_reason
 from helion2json.core.verify import (
     COMPILED_REFERENCE,
@@ -27,6 +30,7 @@ from helion2json.core.verify import (
     VerifyResult,
     compare_tensors,
     evaluate_reference,
+    reference_runs,
     tolerance,
     verify_document,
     verify_kernel,
@@ -212,7 +216,27 @@ def test_eager_reference_mode_is_preferred_to_a_user_reference(no_interpreter: s
     ]
 
 
+@pytest.fixture
+def eager_lacks_cpu_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eager mode as PyTorch has it: no CPU kernel for the out-dtype products matmul reaches."""
+    monkeypatch.setattr(verify, "out_dtype_products_on_cpu", contextlib.nullcontext)
+
+
 @no_cuda
+@pytest.mark.usefixtures("no_interpreter")
+def test_eager_mode_runs_out_dtype_products_on_cpu() -> None:
+    torch.manual_seed(0)
+    args = (torch.randn(4, 8), torch.randn(8, 4))
+    result = verify_kernel(matmul, args, reference=lambda x, y: x @ y + 1)
+    assert result.ok, describe(result)
+    assert result.reference_name == EAGER_REFERENCE
+    # Only while the reference runs.
+    with pytest.raises(NotImplementedError, match=r"mm\.dtype"):
+        torch.ops.aten.mm.dtype(*args, torch.float32)
+
+
+@no_cuda
+@pytest.mark.usefixtures("eager_lacks_cpu_products")
 def test_without_a_runnable_reference_verification_does_not_pass(no_interpreter: str) -> None:
     result = verify_kernel(matmul, (torch.randn(4, 8), torch.randn(8, 4)))
     assert result.status == "no-reference"
@@ -224,7 +248,7 @@ def test_without_a_runnable_reference_verification_does_not_pass(no_interpreter:
 
 
 @no_cuda
-@pytest.mark.usefixtures("no_interpreter")
+@pytest.mark.usefixtures("no_interpreter", "eager_lacks_cpu_products")
 def test_a_failing_user_reference_is_reported() -> None:
     def broken(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("reference exploded")
@@ -237,7 +261,7 @@ def test_a_failing_user_reference_is_reported() -> None:
 
 
 @no_cuda
-@pytest.mark.usefixtures("no_interpreter")
+@pytest.mark.usefixtures("no_interpreter", "eager_lacks_cpu_products")
 def test_user_reference_is_named_after_its_source() -> None:
     ref = evaluate_reference("torch.matmul", evaluation_namespace())
     result = verify_kernel(matmul, (torch.randn(4, 8), torch.randn(8, 4)), reference=ref)
@@ -327,9 +351,18 @@ def test_evaluate_reference() -> None:
 # ------------------------------------------------------------------ command line
 
 
-def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+# The command line with eager mode as PyTorch has it (see eager_lacks_cpu_products).
+EAGER_LACKS_CPU_PRODUCTS = (
+    "import contextlib; from helion2json.core import verify; "
+    "verify.out_dtype_products_on_cpu = contextlib.nullcontext; "
+    "from helion2json.core.cli import main; raise SystemExit(main())"
+)
+
+
+def cli(*arguments: str, eager_products: bool = True) -> subprocess.CompletedProcess[str]:
+    start = ["-m", "helion2json"] if eager_products else ["-c", EAGER_LACKS_CPU_PRODUCTS]
     return subprocess.run(
-        [sys.executable, "-m", "helion2json", "verify", *arguments],
+        [sys.executable, *start, "verify", *arguments],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -363,7 +396,7 @@ def test_cli_pass() -> None:
 @no_cuda
 @pytest.mark.usefixtures("no_interpreter")
 def test_cli_mismatch() -> None:
-    run = cli(*MATMUL_ARGS, "--ref", "lambda x, y: x @ y + 1")
+    run = cli(*MATMUL_ARGS, "--ref", "lambda x, y: x @ y + 1", eager_products=False)
     assert run.returncode == 1
     assert "output 0: MISMATCH" in run.stdout
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
@@ -373,7 +406,7 @@ def test_cli_mismatch() -> None:
 @no_cuda
 @pytest.mark.usefixtures("no_interpreter")
 def test_cli_no_reference() -> None:
-    run = cli(*MATMUL_ARGS)
+    run = cli(*MATMUL_ARGS, eager_products=False)
     assert run.returncode == 1
     assert "skipped compiled kernel (cuda): CUDA is not available" in run.stdout
     assert run.stderr.count("\n") == 1 and "no reference could run" in run.stderr
@@ -407,3 +440,51 @@ def test_document_copy_is_kept_for_inspection() -> None:
     document, args, reference = matmul_case()
     result = verify_document(copy.deepcopy(document), args, reference=reference)
     assert result.document == document
+
+
+@pytest.mark.parametrize("name", ["dot_out_dtype", "matmul_bf16", "addmm_bias_relu", "bmm"])
+def test_eager_mode_is_a_cpu_reference_for_out_dtype_products(name: str) -> None:
+    chosen = next(f for f in FAMILIES if f.name == name)
+    torch.manual_seed(0)
+    args = chosen.make_args()
+    document = export_kernel(chosen.kernel, args)
+    run, skipped = reference_runs(chosen.kernel, args, only=[EAGER_REFERENCE])
+    assert run is not None, skipped
+    result = verify_document(document, args, reference=run)
+    assert result.ok, describe(result)
+
+
+def test_tolerance_follows_the_lowest_precision_on_the_path() -> None:
+    chosen = next(f for f in FAMILIES if f.name == "half_rounded_row_sums")
+    torch.manual_seed(0)
+    args = chosen.make_args()
+    document = export_kernel(chosen.kernel, args)
+    assert lowest_precisions(document["module"]["funcs"][0]) == ["f16"]
+    expected = chosen.reference(*args)
+    # One f16 rounding step apart from what the document computes: beyond f32's tolerance.
+    nudged = expected + expected.abs() * 2.0**-11
+    result = verify_document(document, args, reference=ReferenceRun("nudged", [nudged]))
+    assert result.ok, describe(result)
+    (check,) = result.outputs
+    assert (check.atol, check.rtol) == tolerance(torch.float16) and check.dtype == "f32"
+    # Without the cast, the output keeps f32's tolerance.
+    plain_document, plain_args, reference = matmul_case()
+    (plain,) = verify_document(plain_document, plain_args, reference=reference).outputs
+    assert (plain.atol, plain.rtol) == tolerance(torch.float32)
+
+
+def test_the_path_is_followed_through_stores_and_loops() -> None:
+    func = {
+        "args": [{"id": "x", "type": {"tensor": {"shape": ["?"], "elem": "f32"}}}],
+        "body": [
+            {"op": "hl.alloc", "shape": [4], "dtype": "bf16", "result": "scratch"},
+            {"op": "hl.alloc", "shape": [4], "dtype": "f32", "result": "out"},
+            {"op": "hl.alloc", "shape": [4], "dtype": "f32", "result": "exact"},
+            {"op": "hl.store_slice", "dst": "exact", "offsets": [0], "src": "x"},
+            {"op": "hl.store_slice", "dst": "out", "offsets": [0], "src": "carried"},
+            {"op": "hl.assign", "src": "scratch", "result": "carried"},
+            {"op": "hl.store_slice", "dst": "scratch", "offsets": [0], "src": "x"},
+            {"op": "hl.return", "values": ["out", "exact", "x"]},
+        ],
+    }
+    assert lowest_precisions(func) == ["bf16", "f32", None]

@@ -14,6 +14,8 @@ list of the JSON format (``docs/json-format.md``).
 - one module per op family, each registering its handlers: ``memory``,
   ``control``, ``reductions``, ``math_ops``, ``tiles``, ``host_values``; with
   ``symbols`` (symbolic sizes), ``source`` (the kernel's AST) and ``values``.
+- ``result_types``: the type every value-defining op records, for all of them.
+- ``specialization``: what Helion specialised, for ``funcs[].specialization``.
 """
 
 # The op families register their handlers when imported.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch.fx import Node
 
-from helion2json.core.capture.helion_ir import ir
+from helion2json.core.capture.helion_ir import ir, is_jagged_tile
 from helion2json.core.capture.reductions import translate_reduction_loop
 from helion2json.core.capture.registry import handles
 from helion2json.core.capture.tiles import tile_begin
@@ -52,6 +52,16 @@ def _h_for_loop(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     graph_info = t.graphs[graph_id]  # type: ignore[index]
     if isinstance(graph_info, ir().ReductionLoopGraphInfo):
         return translate_reduction_loop(t, node, graph_info, values)
+    if any(is_jagged_tile(t.env, block_id) for block_id in graph_info.block_ids):
+        # Helion masks every load and store of the loop by each lane's own end, a mask
+        # that appears nowhere in the IR: the loop would run unmasked to the longest lane.
+        raise t.unsupported(
+            "hl.jagged_tile masks each lane at its own length, which the format cannot "
+            "express yet; loop with hl.tile(0, lengths.amax()) and mask the loads with "
+            "extra_mask=tile.index[None, :] < lengths[:, None]",
+            node,
+            op="hl.jagged_tile",
+        )
     t.flush_pending_loads()
     inputs = [t.carried_input(values, item) for item in carried]  # type: ignore[union-attr]
     names = _carried_names(t, node, len(graph_outputs(graph_info.graph)), values)

@@ -104,7 +104,7 @@ def ir() -> SimpleNamespace:
         ReductionLoopGraphInfo,
     )
     from helion._compiler.inductor_lowering import ReductionLowering
-    from helion._compiler.type_info import BlockSizeType
+    from helion._compiler.type_info import BlockSizeType, LiteralType
     from torch._inductor.ir import Reduction
 
     return SimpleNamespace(
@@ -114,9 +114,26 @@ def ir() -> SimpleNamespace:
         ReductionLoopGraphInfo=ReductionLoopGraphInfo,
         ReductionLowering=ReductionLowering,
         BlockSizeType=BlockSizeType,
+        LiteralType=LiteralType,
         InductorReduction=Reduction,
         origins=origins,
     )
+
+
+def literal_number(node: ast.AST) -> int | float | None:
+    """The number Helion's type propagation folded an expression of the kernel into.
+
+    Helion evaluates expressions of specialised values (sizes under
+    ``static_shapes``, ``hl.specialize``, constants) while it binds, and the
+    device code holds their result.
+    """
+    type_info = getattr(node, "_type_info", None)
+    if not isinstance(type_info, ir().LiteralType):
+        return None
+    value = getattr(type_info, "value", None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
 
 
 def node_location(node: Node) -> SourceLocation | None:
@@ -156,3 +173,9 @@ def iter_block_ids(iter_node: ast.expr) -> list[int]:
             return []
         block_ids.append(block_id)
     return block_ids
+
+
+def is_jagged_tile(env: Any, block_id: int) -> bool:
+    """Whether ``block_id`` is a ``hl.jagged_tile`` loop's block (helion 1.5 has them)."""
+    check = getattr(env, "is_jagged_tile", None)
+    return bool(check(block_id)) if callable(check) else False

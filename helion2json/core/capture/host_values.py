@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import operator
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import sympy
@@ -13,6 +14,13 @@ from torch.fx import Node
 from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import is_device_loop
 from helion2json.core.capture.registry import handles
+from helion2json.core.capture.result_types import (
+    argument_type,
+    elem_of,
+    tensor_type,
+    type_results,
+)
+from helion2json.core.capture.specialization import argument_facts
 from helion2json.core.capture.symbols import bound_expr
 from helion2json.core.capture.values import Named, SymValue, TensorRef, Value, scalar_json
 from helion2json.core.dtypes import element_type
@@ -76,6 +84,28 @@ def _scalar_type(value: Any) -> str:
     return "f64"
 
 
+_SCALARS = (bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, _SCALARS)
+
+
+def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[str, Any]:
+    """A list of scalars: item ``i`` is the scalar ``{name}_{i}`` of the body.
+
+    Helion turns each item into a symbol of its own (``u0``, ``u1``... in the list's
+    order, whatever their values); the body's expressions name the item it stands for.
+    """
+    names: list[str] = []
+    for index, item in enumerate(items):
+        item_name = t.fresh(f"{name}_{index}")
+        names.append(item_name)
+        if isinstance(item, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+            t.names.symbol_names[item.node.expr] = ex.Ref(item_name)
+    return {"list": [{"scalar": _scalar_type(item)} for item in items], "names": names}
+
+
 def signature(t: KernelTranslator) -> list[dict[str, Any]]:
     args: list[dict[str, Any]] = []
     for name, value in t.params:
@@ -97,6 +127,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
             t.names.symbol_names[value] = ex.Ref(name)
             if isinstance(value, sympy.Eq) and value.rhs == 1:
                 t.names.symbol_names[value.lhs] = ex.Ref(name)
+        elif isinstance(value, (list, tuple)) and value and all(map(_is_scalar, value)):
+            args.append({"id": name, "type": _scalar_list(t, name, value)})
         elif isinstance(value, torch.dtype):
             # Helion specialises on a dtype: the body holds its element type wherever it is used.
             args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
@@ -112,10 +144,16 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
         else:
             raise ArgumentError(
                 f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
-                "scalar (int, float, bool), dtype, device, None, str and callable arguments",
+                "scalar (int, float, bool), list of scalars, dtype, device, None, str and "
+                "callable arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
             )
+    for arg, facts, (name, value) in zip(args, argument_facts(t), t.params, strict=True):
+        value_type = argument_type(t, name, value)
+        if value_type is not None:
+            t.names.types[name] = value_type
+        arg.update(facts)
     register_shape_symbols(t)
     return args
 
@@ -150,13 +188,19 @@ def host_statements_before_device(t: KernelTranslator) -> None:
         t.host_eval.run(stmt)
 
 
-def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
-    names: list[str] = []
+def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str | None]]:
+    names: list[str | None] = []
     for stmt in t.host.body:
         if isinstance(stmt, ast.Return):
-            names = [_returned_name(t, element) for element in _returned(stmt)]
+            names = [
+                None if _is_none(element) else _returned_name(t, element)
+                for element in _returned(stmt)
+            ]
     rets: list[dict[str, Any]] = []
     for name in names:
+        if name is None:
+            rets.append({"type": {"none": None}})
+            continue
         ref = t.names.tensors.get(name)
         if ref is None:
             raise t.unsupported(
@@ -164,6 +208,10 @@ def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str]]:
             )
         rets.append({"type": {"tensor": {"shape": ["?"] * ref.rank, "elem": elem_of(t, name)}}})
     return rets, names
+
+
+def _is_none(element: ast.expr) -> bool:
+    return isinstance(element, ast.Constant) and element.value is None
 
 
 def _returned(stmt: ast.Return) -> list[ast.expr]:
@@ -184,17 +232,11 @@ def _returned_name(t: KernelTranslator, element: ast.expr) -> str:
         return ast.unparse(element)
     name = t.fresh(f"{view.source}_{view.aten}")
     op = _view_op(t, view, name)
+    type_results(t, op, None, _view_type(t, view, name))
     if t.options.locations:
         op["loc"] = t.source_loc(view.line, view.col)
     t.state.body.append(op)
     return name
-
-
-def elem_of(t: KernelTranslator, name: str) -> str:
-    value = dict(t.params).get(name)
-    if isinstance(value, torch.Tensor):
-        return element_type(value.dtype)
-    return t.names.alloc_dtypes[name]
 
 
 def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value:
@@ -244,7 +286,9 @@ def host_view(t: KernelTranslator, name: str, node: Node | None) -> TensorRef:
             op="host tensor",
         )
     t.state.used_names.add(name)
-    insert_host_op(t, _view_op(t, view, name), view.line, view.col)
+    op = _view_op(t, view, name)
+    type_results(t, op, None, _view_type(t, view, name))
+    insert_host_op(t, op, view.line, view.col)
     return t.names.tensors[name]
 
 
@@ -261,6 +305,20 @@ def _view_op(t: KernelTranslator, view: HostView, name: str) -> dict[str, Any]:
     }
 
 
+def _view_type(t: KernelTranslator, view: HostView, name: str) -> dict[str, Any]:
+    """A host view's type: its extents as the host code computes them."""
+    shape: list[ex.Expr] = []
+    for axis, extent in enumerate(view.shape):
+        if extent is None:
+            raise t.unsupported(
+                f"host view '{name}' has an extent the format cannot express (axis {axis})",
+                None,
+                op=f"torch.{view.aten}",
+            )
+        shape.append(ex.format_expr(extent))
+    return tensor_type(shape, elem_of(t, name))
+
+
 def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) -> None:
     """Allocations run on the host, before every launch: put them ahead of the first."""
     for part in op["shape"]:
@@ -272,6 +330,7 @@ def insert_alloc(t: KernelTranslator, op: dict[str, Any], factory: HostFactory) 
                 and piece.tensor not in t.names.tensors
             ):
                 host_view(t, piece.tensor, None)
+    type_results(t, op, None)
     insert_host_op(t, op, factory.line, factory.col)
 
 

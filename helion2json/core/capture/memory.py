@@ -11,7 +11,7 @@ from torch.fx import Node
 from helion2json.core import expr as ex
 from helion2json.core.capture.reductions import accumulator_for, is_lowering_extra
 from helion2json.core.capture.registry import handles
-from helion2json.core.capture.symbols import block_of, looped_block_at, sym_expr
+from helion2json.core.capture.symbols import block_of, block_size_node, looped_block_at, sym_expr
 from helion2json.core.capture.values import (
     LoweringExtra,
     Named,
@@ -59,7 +59,7 @@ def _h_load(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> Value
 
 def _padding(
     t: KernelTranslator, node: Node, result: torch.Tensor | None
-) -> list[int | None] | None:
+) -> list[int | str | None] | None:
     """The block sizes a loaded tile is padded to, where elementwise math needs them.
 
     Helion pads an edge tile to its block size (masked elements read 0). The
@@ -70,7 +70,7 @@ def _padding(
     """
     if result is None:
         return None
-    pad: list[int | None] = [None] * result.dim()
+    pad: list[int | str | None] = [None] * result.dim()
     for user in node.users:
         target = user.target
         shape = getattr(user.meta.get("val"), "shape", None)
@@ -82,7 +82,64 @@ def _padding(
             number = concrete_int(shape[lead + axis]) if lead + axis >= 0 else None
             if block is not None and number is not None and number > 1:
                 pad[axis] = number
+            elif (
+                block is not None
+                and block.block_id in _loop_blocks(t, node)
+                and _meets_a_block_sized_value(user, lead + axis, extent)
+            ):
+                pad[axis] = ex.format_expr(block_size_node(t, block))
     return pad if any(p is not None for p in pad) else None
+
+
+def _loop_blocks(t: KernelTranslator, node: Node) -> set[int]:
+    """The blocks of the tile loop whose body ``node`` is in."""
+    for info in t.graphs:
+        if getattr(info, "graph", None) is node.graph:
+            return set(getattr(info, "block_ids", None) or ())
+    return set()
+
+
+def _meets_a_block_sized_value(user: Node, axis: int, extent: Any) -> bool:
+    """Whether ``user`` (or elementwise math on its result) combines the load with a value
+    made before the tile's loop whose ``axis`` is the tile's block (``acc =
+    hl.zeros([tile_m, block_n])``, carried in).
+
+    Inside the loop that axis is the block size (a symbol of
+    ``hl.register_block_size``), where the format clamps the tile.
+    """
+    pending, seen = [user], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if _combines_with_carried(current, axis, extent):
+            return True
+        pending.extend(
+            later
+            for later in current.users
+            if torch.Tag.pointwise in getattr(later.target, "tags", ())
+            and getattr(later.meta.get("val"), "dim", lambda: -1)() == current.meta["val"].dim()
+        )
+    return False
+
+
+def _combines_with_carried(user: Node, axis: int, extent: Any) -> bool:
+    for operand in user.args:
+        # ``acc += ...`` reads the carried value through a ``_new_var`` of it.
+        while isinstance(operand, Node) and getattr(operand.target, "__name__", "") == "_new_var":
+            operand = operand.args[0]
+        if not isinstance(operand, Node) or operand.op != "placeholder":
+            continue
+        shape = getattr(operand.meta.get("val"), "shape", None)
+        lead = 0 if shape is None else len(user.meta["val"].shape) - len(shape)
+        if (
+            shape is not None
+            and 0 <= axis - lead < len(shape)
+            and expr_of(shape[axis - lead]) == expr_of(extent)
+        ):
+            return True
+    return False
 
 
 @handles("store", emits=("hl.store_slice", "hl.store"))
@@ -244,6 +301,54 @@ def _extent_one(shape: Sequence[Any] | None, axis: int) -> bool:
     return shape is not None and axis < len(shape) and concrete_int(shape[axis]) == 1
 
 
+def _difference(end: ex.Expr, begin: ex.Expr) -> ex.Expr:
+    if isinstance(end, int) and isinstance(begin, int):
+        return end - begin
+    if begin == 0:
+        return end
+    return ex.format_expr(ex.BinOp("-", ex.parse_expr(end), ex.parse_expr(begin)))
+
+
+def _slice_bounds(
+    t: KernelTranslator,
+    item: slice,
+    base_name: str,
+    axis: int,
+    node: Node,
+    values: dict[Node, Value],
+) -> tuple[ex.Expr, ex.Expr]:
+    """``begin`` and ``end`` of a bounded slice ``x[a:b]`` of axis ``axis``, as expressions.
+
+    A missing bound is the axis' start or end; a negative number counts from the end.
+    """
+    if item.step not in (None, 1):
+        raise t.unsupported(
+            f"slice {item} with a step: the format selects unit-stride ranges", node
+        )
+    extent: ex.Node | None = ex.Dim(base_name, axis) if base_name else None
+
+    def bound(value: Any, missing: ex.Node | None) -> ex.Expr:
+        if value is None:
+            if missing is None:
+                raise t.unsupported(
+                    f"slice {item} of a device value without an end: its extent is unknown",
+                    node,
+                )
+            return ex.format_expr(missing)
+        number = concrete_int(value)
+        if number is not None and number < 0:
+            if extent is None:
+                raise t.unsupported(f"slice {item} of a device value from its end", node)
+            return ex.format_expr(ex.BinOp("-", extent, ex.Num(-number)))
+        if isinstance(value, Node):
+            # A scalar the kernel computed (a loaded offset): its name, or its expression.
+            operand = t.operand(values[value], node)
+            return operand["expr"] if isinstance(operand, dict) else operand
+        return sym_expr(t, value, node, scalar=True)
+
+    return bound(item.start, ex.Num(0)), bound(item.stop, extent)
+
+
 def index_entries(
     t: KernelTranslator,
     base_name: str,
@@ -278,9 +383,15 @@ def index_entries(
             rectangular = False
             out_axis += 1
             continue
+        if isinstance(item, slice) and item != slice(None):
+            begin, end = _slice_bounds(t, item, base_name, axis, node, values)
+            entries.append({"range": [begin, end]})
+            offsets.append(begin)
+            sizes.append(_difference(end, begin))
+            axis += 1
+            out_axis += 1
+            continue
         if isinstance(item, slice):
-            if item != slice(None):
-                raise t.unsupported(f"slice {item} with bounds is not supported", node)
             block = looped_block_at(t, result, out_axis)
             if block is not None:
                 entries.append({"tile": block.tile})

@@ -10,6 +10,7 @@ from torch.fx import Graph, Node
 from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import ir, node_location
 from helion2json.core.capture.registry import describe_target, handles
+from helion2json.core.capture.result_types import element_value_type
 from helion2json.core.capture.symbols import reduction_extent
 from helion2json.core.capture.tiles import tile_begin
 from helion2json.core.capture.values import (
@@ -152,6 +153,7 @@ def accumulate(t: KernelTranslator, node: Node, accumulator: Accumulator, partia
         attrs,
         accumulator.name,
         node,
+        t.names.types[accumulator.name],
     )
     return Named(accumulator.name)
 
@@ -294,7 +296,15 @@ def finish_split_reduction(
     if result_dtype == total_dtype:
         name = t.result_name(node)
         return Named(t.emit_aten("div", "Tensor", [total, divisor], {}, name, node))
-    quotient = t.emit_aten("div", "Tensor", [total, divisor], {}, t.fresh(f"{node.name}_sum"), node)
+    quotient = t.emit_aten(
+        "div",
+        "Tensor",
+        [total, divisor],
+        {},
+        t.fresh(f"{node.name}_sum"),
+        node,
+        t.names.types[total],
+    )
     attrs = {"dtype": element_type(result_dtype, node_location(node))}
     name = t.result_name(node)
     t.emit_aten("prims.convert_element_type", "default", [quotient], attrs, name, node)
@@ -306,14 +316,17 @@ def combine_function(t: KernelTranslator, graph_id: int, node: Node) -> dict[str
     graph = t.graphs[graph_id].graph
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     params = [t.fresh(p.name) for p in placeholders]
+    for param, placeholder in zip(params, placeholders, strict=True):
+        t.names.types[param] = element_value_type(t, placeholder)
     saved_body, saved_loads = t.state.body, t.walk.pending_loads
-    t.state.body, t.walk.pending_loads = [], []
+    t.state.body, t.walk.pending_loads, t.walk.in_combine = [], [], True
     try:
         outputs = t.translate_graph(graph, [Named(p) for p in params])
         results = [t.operand(value, node) for value in outputs]
         body = t.state.body
     finally:
         t.state.body, t.walk.pending_loads = saved_body, saved_loads
+        t.walk.in_combine = False
     if not all(isinstance(r, str) for r in results):
         raise t.unsupported("a combine function returns a constant", node)
     return {"params": params, "body": body, "results": results}

@@ -131,7 +131,7 @@ def block_size_node(t: KernelTranslator, block: Block) -> ex.Node:
 
 
 def origin_expr(t: KernelTranslator, symbol: sympy.Symbol) -> ex.Node | None:
-    """Symbols Helion creates for ``hl.grid`` indices and host variables."""
+    """Symbols Helion creates for ``hl.grid`` indices, tile properties and host variables."""
     entry = t.host.expr_to_origin.get(symbol)
     origin = getattr(entry, "origin", None)
     kinds = ir().origins
@@ -139,6 +139,18 @@ def origin_expr(t: KernelTranslator, symbol: sympy.Symbol) -> ex.Node | None:
         # ``for i in hl.grid(n)``: the index is the tile's offset.
         block = t.tiles.blocks.get(getattr(origin, "block_id", -1))
         return ex.Ref(block.tile) if block is not None else None
+    if type(origin) in (kinds.TileBeginOrigin, kinds.TileEndOrigin, kinds.TileIdOrigin):
+        # A tile property Helion folded into symbolic arithmetic (``min(t.begin + c, n)``)
+        # without a node of its own: the property of the open tile, as its op defines it.
+        block = t.tiles.blocks.get(getattr(origin, "block_id", -1))
+        if block is None or block.block_id not in t.tiles.open_blocks:
+            return None
+        offset = ex.Ref(block.tile)
+        if type(origin) is kinds.TileBeginOrigin:
+            return offset
+        if type(origin) is kinds.TileEndOrigin:
+            return ex.BinOp("+", offset, ex.Size(block.tile))
+        return ex.BinOp("//", offset, block_size_node(t, block))
     name = getattr(origin, "name", None)
     if isinstance(origin, kinds.NameOrigin) and isinstance(name, str):
         # A value the host code computed (``k_block = next_power_of_2(...)``).

@@ -13,6 +13,7 @@ from torch.fx import Node
 from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import ir, is_device_loop, is_helion_function
 from helion2json.core.capture.registry import handles
+from helion2json.core.capture.result_types import type_results
 from helion2json.core.capture.source import block_names, tile_loops
 from helion2json.core.capture.symbols import (
     block_of,
@@ -110,7 +111,7 @@ def collect_blocks(t: KernelTranslator) -> None:
             block.size = name
             emit_register_block_size(t, name, call, info)
         else:
-            block.size = block_size(t, info)
+            block.size, block.config_size = block_size(t, info)
     t.tiles.loop_bounds = loops.bounds
     t.tiles.loop_positions = loops.positions
 
@@ -144,17 +145,19 @@ def emit_register_block_size(t: KernelTranslator, name: str, stmt: ast.Assign, i
         op["min"], op["max"] = 1, ex.format_expr(bounds[0])
     elif len(bounds) == 2 and bounds[0] is not None and bounds[1] is not None:
         op["min"], op["max"] = ex.format_expr(bounds[0]), ex.format_expr(bounds[1])
+    type_results(t, op, None)
     if t.options.locations:
         op["loc"] = t.source_loc(stmt.lineno, stmt.col_offset)
     t.state.body.append(op)
 
 
-def block_size(t: KernelTranslator, info: Any) -> ex.Expr:
+def block_size(t: KernelTranslator, info: Any) -> tuple[ex.Expr, int | None]:
+    """The block's size in the format, and the config's where the two differ."""
     configured = info.from_config(t.config)
     if configured is None:
         if info.reduction:
             # A persistent reduction: no loop is emitted, so no block size is needed.
-            return 0
+            return 0, None
         raise t.unsupported(f"block {info.block_id} has no size in the config", None)
     if isinstance(configured, torch.SymInt):
         # A block size computed by host code (``block_size=k_block``): its value
@@ -170,8 +173,9 @@ def block_size(t: KernelTranslator, info: Any) -> ex.Expr:
     if isinstance(extent, int) and extent > 0:
         # A block larger than a static extent covers it in one iteration; Helion
         # pads to a power of two, so the effective block is that.
-        return min(int(configured), next_power_of_2(extent))
-    return int(configured)
+        clamped = min(int(configured), next_power_of_2(extent))
+        return clamped, (int(configured) if clamped != int(configured) else None)
+    return int(configured), None
 
 
 def find_reduction_sources(t: KernelTranslator) -> None:
@@ -253,7 +257,7 @@ def tile_begin(
                 end_expr = bound_expr(t, ends[i], ast_end, node, values)
         begin_exprs.append(begin_expr)
         end_exprs.append(end_expr)
-    return {
+    op: dict[str, Any] = {
         "op": "hl.tile.begin",
         "iters": [b.iter for b in blocks],
         "sizes": [b.size for b in blocks],
@@ -262,6 +266,11 @@ def tile_begin(
         "end": end_exprs,
         "parallel": parallel,
     }
+    if any(b.config_size is not None for b in blocks):
+        op["config_sizes"] = [
+            b.config_size if b.config_size is not None else b.size for b in blocks
+        ]
+    return op
 
 
 def grid_bounds(

@@ -22,6 +22,8 @@ from helion2json.core import expr as ex
 from helion2json.core.capture.helion_ir import TRACED_ARGUMENTS_META, node_location
 from helion2json.core.capture.host_values import host_statements_before_device, returns, signature
 from helion2json.core.capture.registry import HANDLERS, describe_target, target_key
+from helion2json.core.capture.result_types import type_results
+from helion2json.core.capture.specialization import specialization
 from helion2json.core.capture.symbols import evaluate_int, sym_expr, sym_node
 from helion2json.core.capture.tiles import collect_blocks, find_reduction_sources, translate_root
 from helion2json.core.capture.values import (
@@ -97,6 +99,8 @@ class NameState:
     tensors: dict[str, TensorRef] = field(default_factory=dict)
     # The element type of each ``hl.alloc``, by name.
     alloc_dtypes: dict[str, str] = field(default_factory=dict)
+    # The type each op result was given, by name (``result_types``).
+    types: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,6 +112,8 @@ class GraphWalk:
     pending_loads: list[PendingLoad] = field(default_factory=list)
     # The nodes of each graph being translated, by name.
     graph_nodes: list[dict[str, Node]] = field(default_factory=list)
+    # True while a combine function's graph is translated: its values are elements.
+    in_combine: bool = False
 
 
 @dataclass
@@ -184,11 +190,14 @@ class KernelTranslator:
         if position is None:
             self.emit(op, node)
             return
+        type_results(self, op, node)
         if self.options.locations:
             op["loc"] = self.source_loc(*position)
         self.state.body.append(op)
 
-    def emit(self, op: dict[str, Any], node: Node | None) -> None:
+    def emit(self, op: dict[str, Any], node: Node | None, value_type: Any = None) -> None:
+        """Append ``op``, typing its results (``value_type``: for a value not ``node``'s)."""
+        type_results(self, op, node, value_type)
         if self.options.locations and node is not None:
             location = node_location(node)
             if location is not None:
@@ -226,7 +235,14 @@ class KernelTranslator:
                 translate_root(self, position, root_id)
             rets, values = returns(self)
             self.emit({"op": "hl.return", "values": values}, None)
-        return {"name": self.kernel_name, "args": args, "rets": rets, "body": self.state.body}
+            specialized = specialization(self)
+        return {
+            "name": self.kernel_name,
+            "args": args,
+            "rets": rets,
+            "body": self.state.body,
+            "specialization": specialized,
+        }
 
     def resolve_config(self) -> Any:
         """The config to export: the one asked for, else the one ``choose_config`` picks.
@@ -285,6 +301,8 @@ class KernelTranslator:
                 continue
             rename[out] = name
         saved_names = self.walk.pending_names
+        # Names a region gives symbols (a tile's begin read again inside a loop) end with it.
+        saved_symbols = dict(self.names.symbol_names)
         self.walk.pending_names = rename
         self.walk.graph_nodes.append({n.name: n for n in graph.nodes})
         try:
@@ -304,6 +322,7 @@ class KernelTranslator:
         finally:
             self.walk.graph_nodes.pop()
             self.walk.pending_names = saved_names
+            self.names.symbol_names = saved_symbols
         return results
 
     def reads_carried_after(
@@ -481,6 +500,7 @@ class KernelTranslator:
         attrs: dict[str, Any],
         result: str,
         node: Node,
+        value_type: Any = None,
     ) -> str:
         """Emit an ATen op the translator composes itself (accumulation, casts)."""
         op = {
@@ -490,7 +510,7 @@ class KernelTranslator:
             "args": args,
             "attrs": attrs,
         }
-        self.emit(op, node)
+        self.emit(op, node, value_type)
         return result
 
     def convert(self, src: str, dtype: torch.dtype, node: Node, result_hint: str) -> str:

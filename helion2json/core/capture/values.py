@@ -49,8 +49,9 @@ class PendingLoad:
     mask: str | None
     emitted_as: str | None = None
     inlined: bool = False
-    # Per result axis, the block size an edge tile's value is padded to with zeros, or None.
-    pad_to: list[int | None] | None = None
+    # Per result axis, the block size an edge tile's value is padded to with zeros (a
+    # number, or a block-size symbol's name), or None.
+    pad_to: list[int | str | None] | None = None
 
 
 @dataclass
@@ -99,6 +100,8 @@ class Block:
     size: ex.Expr
     symbol: sympy.Symbol | None
     reduction: bool
+    # The config's block size where ``size`` is clamped to a static extent.
+    config_size: int | None = None
 
 
 @dataclass

@@ -29,7 +29,10 @@ from helion2json.tests.kernels import (
     kinds,
     linalg,
     norms,
+    precision,
     reductions,
+    signatures,
+    slicing,
 )
 
 
@@ -175,6 +178,31 @@ def _nested_jagged_sums(
     return torch.tensor([float(g) for g in groups])
 
 
+def _unpack_nibbles(packed: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    low = (packed & 0xF).to(torch.int32)
+    low = torch.where(low >= 8, low - 16, low)
+    high = (packed >> 4).to(torch.int32)
+    return torch.stack([low, high], 1).reshape(-1, packed.size(1)).float() * scale
+
+
+def _chunk_tail_minus_sum(g: torch.Tensor, chunk: int) -> torch.Tensor:
+    parts = g.split(chunk, dim=1)
+    return torch.stack([part[:, -1] - part.sum(1) for part in parts], dim=1)
+
+
+def _chunked_decay_scan(
+    weights: torch.Tensor, x: torch.Tensor, decay: torch.Tensor, carry: torch.Tensor
+) -> torch.Tensor:
+    batch, chunks, length, _ = weights.shape
+    out = torch.empty_like(x)
+    for b, c, h in itertools.product(range(batch), range(chunks), range(x.size(2))):
+        d = decay[b, h, c]
+        causal = torch.tril(weights[b, c] * torch.exp(d[:, None] - d[None, :]))
+        rows = slice(c * length, (c + 1) * length)
+        out[b, rows, h] = causal @ x[b, rows, h] + torch.exp(d)[:, None] * carry[b, c, h]
+    return out
+
+
 # ------------------------------------------------------------------ example arguments
 
 
@@ -184,6 +212,10 @@ def _matmul_args() -> tuple[Any, ...]:
 
 def _jagged_args() -> tuple[Any, ...]:
     return (torch.randn(20), torch.tensor([0, 3, 3, 10, 17, 20]))
+
+
+def _packed_nibbles_args() -> tuple[Any, ...]:
+    return (torch.randint(-128, 127, (8, 6), dtype=torch.int8), torch.randn(6))
 
 
 def _layer_norm_args() -> tuple[Any, ...]:
@@ -528,6 +560,20 @@ FAMILIES: list[Family] = [
         tags=("reduction", "gather"),
     ),
     Family(
+        "wide_block_row_sums",
+        reductions.block_row_sums,
+        lambda: (torch.randn(6, 10),),
+        reference=lambda x: x.sum(-1) * 2.0,
+        tags=("reduction", "register-block-size", "padding"),
+    ),
+    Family(
+        "edge_block_row_sums",
+        reductions.block_row_sums,
+        lambda: (torch.randn(6, 20),),
+        reference=lambda x: x.sum(-1) * 2.0,
+        tags=("reduction", "register-block-size", "padding"),
+    ),
+    Family(
         "cumsum_rows",
         reductions.cumsum_rows,
         lambda: (torch.randn(6, 10),),
@@ -619,6 +665,13 @@ FAMILIES: list[Family] = [
         tags=("matmul", "dot", "bf16"),
     ),
     Family(
+        "dot_out_dtype",
+        linalg.dot_out_dtype,
+        lambda: (_randn(2, 12, 32, dtype=torch.float16), _randn(2, 32, 10, dtype=torch.float16)),
+        reference=lambda a, b: (a.float() @ b.float()) * 0.5,
+        tags=("matmul", "dot", "bmm", "out-dtype", "fp16"),
+    ),
+    Family(
         "matmul_split_k",
         linalg.matmul_split_k,
         lambda: (torch.randn(8, 64), torch.randn(64, 12)),
@@ -650,6 +703,87 @@ FAMILIES: list[Family] = [
         _jagged_args,
         reference=_jagged_row_sums,
         tags=("jagged", "gather", "mask"),
+    ),
+    # -- windows that are not whole tiles
+    Family(
+        "join_columns",
+        slicing.join_columns,
+        lambda: (torch.randn(6, 5), torch.randn(6, 7)),
+        reference=lambda a, b: torch.cat([a, b], dim=1),
+        tags=("slicing", "mask"),
+    ),
+    Family(
+        "swap_halves",
+        slicing.swap_halves,
+        lambda: (torch.randn(6, 8),),
+        reference=lambda x: torch.cat([x[:, 4:], -x[:, :4]], dim=1),
+        tags=("slicing",),
+    ),
+    Family(
+        "scale_column_range",
+        slicing.scale_column_range,
+        lambda: (torch.randn(6, 8), 2, 5),
+        reference=lambda x, first, stop: torch.zeros_like(x).index_put_(
+            (torch.arange(6)[:, None], torch.arange(first, stop)[None, :]),
+            x[:, first:stop] * 2.0 + x[:, -2:-1],
+        ),
+        tags=("slicing", "scalars", "dynamic-shapes"),
+    ),
+    Family(
+        "unpack_nibbles",
+        slicing.unpack_nibbles,
+        _packed_nibbles_args,
+        reference=_unpack_nibbles,
+        tags=("slicing", "tensor-list", "integers"),
+    ),
+    Family(
+        "chunked_decay_scan",
+        slicing.chunked_decay_scan,
+        lambda: (
+            torch.randn(2, 2, 8, 8),
+            torch.randn(2, 16, 2, 4),
+            torch.randn(2, 2, 2, 8) * 0.1,
+            torch.randn(2, 2, 2, 4),
+        ),
+        reference=_chunked_decay_scan,
+        tags=("slicing", "tile-properties", "causal"),
+    ),
+    Family(
+        "chunk_tail_minus_sum",
+        slicing.chunk_tail_minus_sum,
+        lambda: (torch.randn(2, 10), 4),
+        reference=_chunk_tail_minus_sum,
+        tags=("tile-properties", "dynamic-shapes", "expressions"),
+    ),
+    # -- signatures
+    Family(
+        "center_rows",
+        signatures.center_rows,
+        lambda: (torch.randn(6, 8), [8], torch.randn(8), 1e-5),
+        reference=lambda x, shape, w, eps: F.rms_norm(x - x.mean(-1, keepdim=True), shape, w, eps),
+        tags=("signatures", "list-argument", "norm"),
+    ),
+    Family(
+        "affine_pairs",
+        signatures.affine_pairs,
+        lambda: (torch.randn(10), (0.5, -1.0), [3, 2]),
+        reference=lambda x, pair, steps: x * pair[0] + pair[1] + steps[0] * steps[1],
+        tags=("signatures", "list-argument", "scalars"),
+    ),
+    Family(
+        "doubled_without_stats",
+        signatures.doubled_without_stats,
+        lambda: (torch.randn(10),),
+        reference=lambda x: (x * 2.0, None),
+        tags=("signatures", "none-return"),
+    ),
+    # -- precision
+    Family(
+        "half_rounded_row_sums",
+        precision.half_rounded_row_sums,
+        lambda: (torch.randn(6, 40), 3.0),
+        reference=lambda x, scale: (x * scale).half().float().sum(-1),
+        tags=("precision", "reduction"),
     ),
     # -- less common kinds
     Family(

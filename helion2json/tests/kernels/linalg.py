@@ -106,3 +106,15 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor
         acc = acc / l_i[:, :, None]
         out[tile_b, tile_m, :] = acc.to(out.dtype)
     return out
+
+
+@helion.kernel(static_shapes=True)
+def dot_out_dtype(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched ``hl.dot`` of low-precision tiles straight into ``f32`` (``out_dtype``), then scaled."""
+    batch, m, _ = a.size()
+    n = b.size(2)
+    out = torch.empty([batch, m, n], dtype=torch.float32, device=a.device)
+    for tile_b, tile_m, tile_n in hl.tile([batch, m, n], block_size=[1, 8, 8]):
+        partial = hl.dot(a[tile_b, tile_m, :], b[tile_b, :, tile_n], out_dtype=torch.float32)
+        out[tile_b, tile_m, tile_n] = partial * 0.5
+    return out

@@ -161,3 +161,19 @@ def argmax_rows(x: torch.Tensor) -> torch.Tensor:
         _, best = hl.reduce(_argmax_combine, (values, positions), dim=1)
         out[tile_m] = best
     return out
+
+
+@helion.kernel(static_shapes=True, config=helion.Config(block_sizes=[16, 2]))
+def block_row_sums(x: torch.Tensor) -> torch.Tensor:
+    """Doubled columns summed into a ``[tile_m, block_n]`` accumulator with a registered
+    block of 16: wider than a row of 10, or leaving a partial last tile of a row of 20.
+    Each tile is padded to the block with zeros, as Helion pads."""
+    m, n = x.size()
+    out = torch.empty([m], dtype=x.dtype, device=x.device)
+    block_n = hl.register_block_size(n)
+    for tile_m in hl.tile(m):
+        acc = hl.zeros([tile_m, block_n], dtype=x.dtype)
+        for tile_n in hl.tile(n, block_size=block_n):
+            acc += x[tile_m, tile_n] * 2.0
+        out[tile_m] = acc.sum(-1)
+    return out
