@@ -18,7 +18,11 @@ Prints, in one run on the same kernel:
   a file holding that kernel alone (target <= 1.3): only the edited kernel exports again;
 - a closed sibling module changed on disk (``workspace/didChangeWatchedFiles``) → the
   diagnostic of the kernel that imports it, median ms and ÷ a plain edit of that kernel;
-- the server process's resident memory after the runs (target <= 80 MB).
+- the server process's resident memory after the runs (target <= 80 MB);
+- verifying a kernel (the ``h2j.lsp.verify`` command: its JSON run by the reference
+  interpreter and compared with the kernel, in the worker) ÷ exporting it (didChange →
+  diagnostic), both on the same fresh texts, interleaved. On a CPU-only machine the
+  reference is the compiled kernel in Triton's interpreter.
 
 The pairs of figures compared are measured interleaved, so that both see the same load.
 """
@@ -206,6 +210,25 @@ class InProcess:
         return time.perf_counter() - started
 
 
+async def verify_cost(editor: Editor, path: Path, edits: range) -> dict[str, Any]:
+    """For each edit, a text never exported: seconds from didChange to its diagnostic, then
+    seconds of the verify command on it (whose export the worker's cache answers)."""
+    exports, verifies, references = [], [], set()
+    for edit in edits:
+        exports.append(await editor.change(path, text(edit)))
+        started = time.perf_counter()
+        answer = await editor.client.workspace_execute_command_async(
+            types.ExecuteCommandParams("h2j.lsp.verify", [path.as_uri(), "matmul", 0])
+        )
+        verifies.append(time.perf_counter() - started)
+        if answer["status"] != "pass" or answer["cached"]:
+            raise SystemExit(
+                f"verify did not run and pass: {answer['status']}: {answer['message']}"
+            )
+        references.add(answer["reference"])
+    return {"exports": exports, "verifies": verifies, "references": sorted(references)}
+
+
 def import_seconds() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch, helion"], check=True)
@@ -225,6 +248,7 @@ async def measure(runs: int, folder: Path) -> dict[str, Any]:
         changes.append(await editor.change(path, text(run)))
         in_process.append(local.seconds(text(run)))
     unchanged = [await editor.change(path, text(run % runs + 1)) for run in range(runs)]
+    verify = await verify_cost(editor, path, range(runs + 1, 2 * runs + 1))
     eighth, alone = await last_of_eight(editor, folder, runs)
     sibling, plain = await sibling_changes(editor, folder, runs)
     rss = editor.server_rss_mb
@@ -242,6 +266,7 @@ async def measure(runs: int, folder: Path) -> dict[str, Any]:
         "sibling": sibling,
         "plain": plain,
         "rss": rss,
+        "verify": verify,
     }
 
 
@@ -325,6 +350,14 @@ def main() -> int:
     print(
         f"server resident memory: {figures['rss']:.0f} MB (target <= 80 MB) "
         f"{_verdict(figures['rss'] <= 80)}"
+    )
+    verify = figures["verify"]
+    verify_s = statistics.median(verify["verifies"])
+    export_s = statistics.median(verify["exports"])
+    print(
+        f"verify / export of the same kernel: {verify_s / export_s:.2f} "
+        f"({verify_s * 1000:.0f} ms / {export_s * 1000:.0f} ms, median of {options.runs}; "
+        f"reference: {', '.join(verify['references'])})"
     )
     return 0
 

@@ -4,7 +4,8 @@ The key is the sha256 of everything one kernel's export can depend on
 (:class:`KernelInputs`): the kernel's own source and the line it starts on, the module's
 code outside every kernel's ``def`` and outside every ``# h2j:`` directive, the example's
 own directives, the request's settings, and the versions (and device) the worker reported at
-startup. Editing one kernel therefore leaves the other kernels' entries valid. Files the
+startup; a verify's key adds its options (reference, tolerances). Editing one kernel
+therefore leaves the other kernels' entries valid. Files the
 export imported (sibling modules) are checked by content on every hit, so editing one
 invalidates the entries that imported it.
 
@@ -27,15 +28,24 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import DIRECTIVE_START, scan_source
-from helion2json.worker.protocol import Dependency, ExportRequest, ExportResult, text_sha256
+from helion2json.worker.protocol import (
+    Dependency,
+    ExportRequest,
+    ExportResult,
+    VerifyReport,
+    text_sha256,
+)
 
 # Failures that the same inputs reproduce exactly. Others depend on things outside the key:
 # a sibling module that failed to import, a timeout, the connection.
 CACHEABLE_FAILURES = frozenset({"bind-error", "unsupported", "ir-structure", "schema-error"})
 _DISK_FORMAT = 1
 
+# An export, or a verify (which the same inputs reproduce too).
+Entry = ExportResult | VerifyReport
 
-def cacheable(result: ExportResult) -> bool:
+
+def cacheable(result: Entry) -> bool:
     return result.ok or all(item.code in CACHEABLE_FAILURES for item in result.diagnostics)
 
 
@@ -170,7 +180,7 @@ class FileHashes:
 
 
 class ExportCache:
-    """An LRU of export results, optionally backed by a directory."""
+    """An LRU of export (and verify) results, optionally backed by a directory."""
 
     def __init__(
         self, max_entries: int = 512, directory: str | os.PathLike[str] | None = None
@@ -179,18 +189,38 @@ class ExportCache:
             raise ValueError("the cache needs room for at least one entry")
         self.max_entries = max_entries
         self.directory = None if directory is None else Path(directory)
-        self._entries: OrderedDict[str, ExportResult] = OrderedDict()
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._files = FileHashes()
         self.hits = 0
         self.misses = 0
 
     @staticmethod
-    def key(request: ExportRequest, versions: Mapping[str, str]) -> str:
-        return kernel_inputs(request).digest(versions)
+    def key(
+        request: ExportRequest,
+        versions: Mapping[str, str],
+        verify_options: Mapping[str, Any] | None = None,
+    ) -> str:
+        """An export's key; with ``verify_options``, the key of that export's verify."""
+        digest = kernel_inputs(request).digest(versions)
+        if verify_options is None:
+            return digest
+        payload = json.dumps(
+            {"export": digest, "verify": dict(verify_options)}, sort_keys=True, ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, key: str, unsaved: Mapping[str, str] | None = None) -> ExportResult | None:
         """The result kept for ``key`` if the files it imported are as they were (``unsaved``:
         the editor's texts of files with unsaved edits, path -> text)."""
+        result = self._get(key, unsaved)
+        return result if isinstance(result, ExportResult) else None
+
+    def get_verify(self, key: str, unsaved: Mapping[str, str] | None = None) -> VerifyReport | None:
+        """The verify kept for ``key``, under the same conditions as :meth:`get`."""
+        result = self._get(key, unsaved)
+        return result if isinstance(result, VerifyReport) else None
+
+    def _get(self, key: str, unsaved: Mapping[str, str] | None) -> Entry | None:
         result = self._entries.get(key)
         if result is None:
             result = self._load(key)
@@ -202,7 +232,7 @@ class ExportCache:
         self.hits += 1
         return result
 
-    def put(self, key: str, result: ExportResult) -> None:
+    def put(self, key: str, result: Entry) -> None:
         """Keep ``result`` if the same inputs would reproduce it; otherwise do nothing."""
         if not cacheable(result):
             return
@@ -219,7 +249,7 @@ class ExportCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _remember(self, key: str, result: ExportResult) -> None:
+    def _remember(self, key: str, result: Entry) -> None:
         self._entries[key] = result
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
@@ -229,26 +259,27 @@ class ExportCache:
         assert self.directory is not None
         return self.directory / key[:2] / f"{key}.json"
 
-    def _load(self, key: str) -> ExportResult | None:
+    def _load(self, key: str) -> Entry | None:
         if self.directory is None:
             return None
         try:
             data: Any = json.loads(self._path(key).read_text(encoding="utf-8"))
             if data.get("format") != _DISK_FORMAT or data.get("key") != key:
                 return None
+            if data.get("kind") == "verify":
+                return VerifyReport.from_wire(data["result"])
             return ExportResult.from_wire(data["result"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             # A missing, truncated or foreign file is a miss, never an error.
             return None
 
-    def _store(self, key: str, result: ExportResult) -> None:
+    def _store(self, key: str, result: Entry) -> None:
         from helion2json.core.export import write_atomically
 
-        text = json.dumps(
-            {"format": _DISK_FORMAT, "key": key, "result": result.to_wire()},
-            sort_keys=True,
-            allow_nan=False,
-        )
+        stored = {"format": _DISK_FORMAT, "key": key, "result": result.to_wire()}
+        if isinstance(result, VerifyReport):
+            stored["kind"] = "verify"
+        text = json.dumps(stored, sort_keys=True, allow_nan=False)
         # A cache that cannot be written (read-only, full disk) only costs speed.
         with contextlib.suppress(OSError):
             write_atomically(self._path(key), text)

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import Directive, KernelInfo, Span
-from helion2json.worker.protocol import INFRASTRUCTURE_CODES, ExportDiagnostic, ExportRequest
+from helion2json.worker.protocol import (
+    INFRASTRUCTURE_CODES,
+    ExportDiagnostic,
+    ExportRequest,
+    VerifyRequest,
+)
 
 OUTPUT_SUFFIX = ".helion.json"
 # What a diagnostic's related location (where in another file the error was raised) says.
@@ -36,6 +41,26 @@ def export_request(
         locations=locations,
         config_text=config.text if config else None,
         config_line=config.line if config else None,
+    )
+
+
+def verify_request(
+    export: ExportRequest,
+    kernel: KernelInfo,
+    document: dict[str, Any] | None,
+    *,
+    atol: float | None = None,
+    rtol: float | None = None,
+) -> VerifyRequest:
+    """Verify what ``export`` exported (its ``document``), against the kernel's ``ref``."""
+    reference = kernel.ref
+    return VerifyRequest(
+        export,
+        document,
+        reference_text=reference.text if reference else None,
+        reference_line=reference.line if reference else None,
+        atol=atol,
+        rtol=rtol,
     )
 
 

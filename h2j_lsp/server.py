@@ -40,8 +40,10 @@ from h2j_lsp.features.hints import inlay_hints
 from h2j_lsp.features.hover import hover
 from h2j_lsp.features.lenses import code_lenses
 from h2j_lsp.features.symbols import document_symbols
+from h2j_lsp.features.verify import verify_answer
 from h2j_lsp.session import Document, EditorText, Session
 from h2j_lsp.settings import InitOptions
+from helion2json.worker.protocol import VerifyReport
 
 if TYPE_CHECKING:
     from pygls.server import ServerErrors
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 SECTION = "h2j"
 STATUS = "h2j/status"
 EXPORTED = "h2j/exported"
+VERIFIED = "h2j/verified"
 # The files whose changes on disk may change an export: the modules kernels import.
 WATCHED_FILES = "**/*.py"
 # Exports that answer within this long (a cached one, a small kernel) show no progress bar.
@@ -266,6 +269,12 @@ class EditorFrontend:
                 "version": document.version,
                 "ok": ok,
             },
+        )
+
+    def verified(self, document: Document, kernel: str, example: int, report: VerifyReport) -> None:
+        answer = verify_answer(report, True, document.version)
+        self.server.protocol.notify(
+            VERIFIED, {"uri": document.uri, "kernel": kernel, "example": example, **answer}
         )
 
     def status_changed(self, status: dict[str, str]) -> None:
@@ -561,6 +570,12 @@ def _register_commands(server: H2jServer) -> None:
             # A written file may be the golden a diagnostic compared against.
             ls.session.goldens_written(document)
         return outcome
+
+    @server.command(commands.VERIFY_KERNEL)
+    async def verify_kernel(ls: H2jServer, *arguments: Any) -> dict[str, Any]:
+        uri, kernel, example = _target(arguments, example_default=0)
+        path = uris.to_fs_path(uri)
+        return await commands.verify_kernel(ls.session, uri, path, kernel, example or 0)
 
     @server.command(commands.RESTART_WORKER)
     async def restart_worker(ls: H2jServer, *arguments: Any) -> None:

@@ -6,7 +6,8 @@ which the server implements, and reads the text of open documents through it: th
 copy (pygls's workspace, which applies every edit) is the only one. The ``features`` modules
 turn the state into diagnostics, lenses and hints. Exports run as one background task per
 document: a newer version of the document cancels the task of the older one, so results for
-an outdated version are never shown.
+an outdated version are never shown. A verify runs when asked for, beside them; its result is
+kept only for the version it verified.
 
 A run exports only the kernels whose results are out of date: those whose
 :class:`~h2j_lsp.cache.KernelInputs` changed, whose imported sibling modules changed on
@@ -31,7 +32,7 @@ from typing import Any, Protocol
 from h2j_lsp.cache import ExportCache, FileHashes, KernelInputs, cacheable, kernel_inputs
 from h2j_lsp.discovery import KernelInfo, ScanResult, scan_source
 from h2j_lsp.golden import StaleGolden, stale_goldens
-from h2j_lsp.outputs import export_request
+from h2j_lsp.outputs import export_request, verify_request
 from h2j_lsp.settings import InitOptions, Settings
 from h2j_lsp.text import SourceLines
 from h2j_lsp.worker_client import HostSettings, WorkerClient, WorkerState
@@ -41,8 +42,11 @@ from helion2json.worker.protocol import (
     Dependency,
     ExportRequest,
     ExportResult,
+    VerifyReport,
+    VerifyRequest,
     failure,
     text_sha256,
+    verify_failure,
 )
 
 UNTRUSTED_MESSAGE = (
@@ -71,6 +75,10 @@ class Frontend(Protocol):
 
     def exported(self, document: Document, kernel: str, example: int, ok: bool) -> None: ...
 
+    def verified(
+        self, document: Document, kernel: str, example: int, report: VerifyReport
+    ) -> None: ...
+
     def status_changed(self, status: dict[str, str]) -> None: ...
 
     def show_error(self, message: str) -> None: ...
@@ -93,6 +101,8 @@ class Exporter(Protocol):
     async def start(self) -> ExportResult | None: ...
 
     async def export(self, request: ExportRequest) -> ExportResult: ...
+
+    async def verify(self, request: VerifyRequest) -> VerifyReport: ...
 
     async def restart(self) -> None: ...
 
@@ -140,6 +150,16 @@ class KernelResults:
         return kernel.first_decorator_line - self.anchor
 
 
+@dataclass(frozen=True)
+class Verification:
+    """A kernel's verify result for the document ``version`` it verified (shown only while
+    that version is the current one)."""
+
+    version: int
+    example: int
+    report: VerifyReport
+
+
 @dataclass
 class Folder:
     uri: str
@@ -155,6 +175,7 @@ class Document:
     read: Callable[[], EditorText]
     scan: ScanResult
     results: dict[str, KernelResults] = field(default_factory=dict)
+    verifications: dict[str, Verification] = field(default_factory=dict)
     # The version whose exports all finished, so a save of the same text exports nothing.
     exported_version: int | None = None
     # Bumped on every change to what features show; the pull diagnostics' result id.
@@ -217,7 +238,7 @@ def exportable(kernel: KernelInfo) -> bool:
     return bool(kernel.examples) and not kernel.skip
 
 
-def is_infrastructure(result: ExportResult) -> bool:
+def is_infrastructure(result: ExportResult | VerifyReport) -> bool:
     return any(item.code in INFRASTRUCTURE_CODES for item in result.diagnostics)
 
 
@@ -490,7 +511,7 @@ class Session:
             return self.status
         return {"state": "stopped", "host": self.defaults.remote_host or "local", "message": ""}
 
-    def _note_health(self, host: HostSettings, result: ExportResult) -> None:
+    def _note_health(self, host: HostSettings, result: ExportResult | VerifyReport) -> None:
         """One error message per failure episode; a good answer ends the episode."""
         if not is_infrastructure(result):
             self._failing.discard(host)
@@ -521,17 +542,59 @@ class Session:
         try:
             await self.configured.wait()
             host = self.host_for(document)
-            request = dataclasses.replace(
-                export_request(document.path, document.text, kernel, example),
-                unsaved=tuple(
-                    (path, text) for path, text in self.unsaved().items() if path != document.path
-                ),
-            )
-            result = await self.worker(host).export(request)
+            result = await self.worker(host).export(self._request(document, kernel, example))
         finally:
             self._exporting.discard(task)
         self._note_health(host, result)
         return result
+
+    def _request(self, document: Document, kernel: KernelInfo, example: int) -> ExportRequest:
+        """The export of one example from the document's current text, with the editor's
+        unsaved texts of the other files it may import."""
+        return dataclasses.replace(
+            export_request(document.path, document.text, kernel, example),
+            unsaved=tuple(
+                (path, text) for path, text in self.unsaved().items() if path != document.path
+            ),
+        )
+
+    async def verify(
+        self, document: Document, kernel: KernelInfo, example: int
+    ) -> tuple[VerifyReport, bool]:
+        """Verify one example of a kernel in the document's current text (its export, then
+        its JSON in the reference interpreter, each answered from the cache when that text
+        was seen before); and whether the result is for the current text. Only then is it
+        kept and told to the frontend: a result for a superseded text is dropped.
+        """
+        if not self.trusted:
+            return VerifyReport("error", UNTRUSTED_MESSAGE), False
+        if self.closing:
+            return VerifyReport("error", "the language server is shutting down"), False
+        task = asyncio.current_task()
+        assert task is not None
+        self._exporting.add(task)
+        try:
+            await self.configured.wait()
+            version = document.version
+            host = self.host_for(document)
+            client = self.worker(host)
+            request = self._request(document, kernel, example)
+            exported = await client.export(request)
+            self._note_health(host, exported)
+            if exported.ok:
+                report = await client.verify(verify_request(request, kernel, exported.document))
+                self._note_health(host, report)
+            else:
+                report = verify_failure(exported)
+        finally:
+            self._exporting.discard(task)
+        if document.version != version or self.documents.get(document.uri) is not document:
+            return report, False
+        document.verifications[kernel.name] = Verification(version, example, report)
+        document.revision += 1
+        self.frontend.results_changed(document)
+        self.frontend.verified(document, kernel.name, example, report)
+        return report, True
 
     def _schedule(self, document: Document, delay: float) -> None:
         self._cancel(document)

@@ -4,7 +4,8 @@ A :class:`WorkerClient` owns one ``python -m helion2json.worker`` process and ta
 to it through pygls. It never raises for a failure of the user's code or of the
 infrastructure: a hung worker is killed and restarted (``timeout``), a crashed one restarted
 (``worker-failure``), an unreachable host reported (``transport``) and retried on the next
-request. :class:`WorkerPool` spreads exports over several workers.
+request. Verifies go through the same worker, after any export that waits for it.
+:class:`WorkerPool` spreads exports over several workers.
 """
 
 from __future__ import annotations
@@ -43,12 +44,17 @@ from helion2json.worker.protocol import (
     PROTOCOL_VERSION,
     TIMEOUT,
     TRANSPORT,
+    VERIFY,
     WORKER_FAILURE,
     Dependency,
+    ExportDiagnostic,
     ExportRequest,
     ExportResult,
+    VerifyReport,
+    VerifyRequest,
     WorkerInfo,
     failure,
+    verify_failure,
 )
 
 logger = logging.getLogger(__name__)
@@ -450,7 +456,12 @@ class WorkerClient:
         self._starting: asyncio.Task[_Connection | ExportResult] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._stopped = False
-        # Export requests sent to a worker, over all restarts; cache hits send none.
+        # Set while no export waits for the worker: a verify (slower) lets them go first.
+        self._no_export_waiting = asyncio.Event()
+        self._no_export_waiting.set()
+        self._exports_waiting = 0
+        # Requests (exports and verifies) sent to a worker, over all restarts; cache hits
+        # send none.
         self.round_trips = 0
         # The current worker's own count of the requests it answered.
         self.requests_served = 0
@@ -476,7 +487,15 @@ class WorkerClient:
         return outcome if isinstance(outcome, ExportResult) else None
 
     async def export(self, request: ExportRequest) -> ExportResult:
-        async with self._lock:
+        self._exports_waiting += 1
+        self._no_export_waiting.clear()
+        try:
+            await self._lock.acquire()
+        finally:
+            self._exports_waiting -= 1
+            if not self._exports_waiting:
+                self._no_export_waiting.set()
+        try:
             ready = await self._ready()
             if isinstance(ready, ExportResult):
                 return ready
@@ -491,6 +510,52 @@ class WorkerClient:
             if self._cache is not None:
                 self._cache.put(key, result)
             return result
+        finally:
+            self._lock.release()
+
+    async def verify(self, request: VerifyRequest) -> VerifyReport:
+        """Verify one kernel (answered from the cache when its inputs were verified before).
+
+        Exports that wait for the worker go first: diagnostics never wait behind a verify
+        that has not started.
+        """
+        while True:
+            await self._no_export_waiting.wait()
+            await self._lock.acquire()
+            if self._no_export_waiting.is_set():
+                break
+            self._lock.release()
+        try:
+            ready = await self._ready()
+            if isinstance(ready, ExportResult):
+                return verify_failure(ready)
+            assert ready.info is not None
+            key = ExportCache.key(request.export, ready.info.versions(), request.options())
+            if self._cache is not None:
+                hit = self._cache.get_verify(key, dict(request.export.unsaved))
+                if hit is not None:
+                    return replace(hit, cached=True, host=self.host_label)
+            self._set_state("exporting")
+            export = self._remote_request(request.export)
+            sent = await self._send(
+                ready, VERIFY, replace(request, export=export).to_wire(), request.export.kernel
+            )
+            if isinstance(sent, ExportResult):
+                return verify_failure(sent)
+            reply, round_trip = sent
+            report = VerifyReport.from_wire(reply.get("result") or {})
+            report = replace(
+                report,
+                host=self.host_label,
+                timings={**report.timings, "round_trip": round_trip},
+                diagnostics=self._localized(report.diagnostics),
+                dependencies=self._localized_dependencies(report.dependencies),
+            )
+            if self._cache is not None:
+                self._cache.put(key, report)
+            return report
+        finally:
+            self._lock.release()
 
     async def restart(self) -> None:
         async with self._lock:
@@ -592,26 +657,42 @@ class WorkerClient:
 
         self._spawn(watch())
 
-    async def _round_trip(self, connection: _Connection, request: ExportRequest) -> ExportResult:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    def _remote_request(self, request: ExportRequest) -> ExportRequest:
+        """The request with the GPU host's paths."""
         to_remote = self.settings.to_remote
-        wire = replace(
+        return replace(
             request,
             path=to_remote(request.path),
             unsaved=tuple((to_remote(file), text) for file, text in request.unsaved),
-        ).to_wire()
-        answer = connection.request(EXPORT, wire)
+        )
+
+    async def _round_trip(self, connection: _Connection, request: ExportRequest) -> ExportResult:
+        wire = self._remote_request(request).to_wire()
+        sent = await self._send(connection, EXPORT, wire, request.kernel)
+        if isinstance(sent, ExportResult):
+            return sent
+        reply, round_trip = sent
+        return self._result(reply, round_trip)
+
+    async def _send(
+        self, connection: _Connection, method: str, wire: dict[str, Any], kernel: str
+    ) -> tuple[Mapping[str, Any], float] | ExportResult:
+        """The worker's reply and the round trip's seconds, or why there is none."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        doing = "exporting" if method == EXPORT else "verifying"
+        answer = connection.request(method, wire)
         self.round_trips += 1
         timer = loop.call_later(self.settings.timeout_s, self._expire, connection, answer)
         answer.add_done_callback(lambda _: timer.cancel())
         answer.add_done_callback(lambda _: self._idle_unless_locked())
         # Shielded: a cancelled export leaves the request running; its answer is dropped.
+        result: tuple[Mapping[str, Any], float] | ExportResult
         try:
             reply = await asyncio.shield(answer)
         except _Expired:
             result = failure(
-                f"exporting {request.kernel!r} took longer than {self.settings.timeout_s:g}s; "
+                f"{doing} {kernel!r} took longer than {self.settings.timeout_s:g}s; "
                 "the worker was stopped and is restarting",
                 TIMEOUT,
                 host=self.host_label,
@@ -626,7 +707,7 @@ class WorkerClient:
                 host=self.host_label,
             )
         else:
-            result = self._result(reply, loop.time() - started)
+            result = (reply, loop.time() - started)
             self._recycle_if_worn(connection, reply)
         if self._state == "exporting":
             self._set_state("idle")
@@ -634,25 +715,33 @@ class WorkerClient:
 
     def _result(self, reply: Mapping[str, Any], round_trip: float) -> ExportResult:
         result = ExportResult.from_wire(reply.get("result") or {})
-        to_local = self.settings.to_local
         return replace(
             result,
             host=self.host_label,
             timings={**result.timings, "round_trip": round_trip},
-            diagnostics=tuple(
-                replace(
-                    item,
-                    file=None if item.file is None else to_local(item.file),
-                    related=None
-                    if item.related is None
-                    else replace(item.related, file=to_local(item.related.file)),
-                )
-                for item in result.diagnostics
-            ),
-            dependencies=tuple(
-                Dependency(to_local(item.file), item.sha256) for item in result.dependencies
-            ),
+            diagnostics=self._localized(result.diagnostics),
+            dependencies=self._localized_dependencies(result.dependencies),
         )
+
+    def _localized(self, diagnostics: tuple[ExportDiagnostic, ...]) -> tuple[ExportDiagnostic, ...]:
+        """The worker's paths of the diagnostics' files as local paths."""
+        to_local = self.settings.to_local
+        return tuple(
+            replace(
+                item,
+                file=None if item.file is None else to_local(item.file),
+                related=None
+                if item.related is None
+                else replace(item.related, file=to_local(item.related.file)),
+            )
+            for item in diagnostics
+        )
+
+    def _localized_dependencies(
+        self, dependencies: tuple[Dependency, ...]
+    ) -> tuple[Dependency, ...]:
+        to_local = self.settings.to_local
+        return tuple(Dependency(to_local(item.file), item.sha256) for item in dependencies)
 
     def _recycle_if_worn(self, connection: _Connection, reply: Mapping[str, Any]) -> None:
         """Replace a worker that answered max_requests or outgrew max_rss_mb."""
@@ -713,7 +802,8 @@ class WorkerClient:
 
 
 class WorkerPool:
-    """``size`` workers with :class:`WorkerClient`'s ``export`` API, for ``--jobs N``."""
+    """``size`` workers with :class:`WorkerClient`'s ``export`` and ``verify`` API, for
+    ``--jobs N``."""
 
     def __init__(
         self,
@@ -757,6 +847,14 @@ class WorkerPool:
         client = await idle.get()
         try:
             return await client.export(request)
+        finally:
+            idle.put_nowait(client)
+
+    async def verify(self, request: VerifyRequest) -> VerifyReport:
+        idle = self._queue()
+        client = await idle.get()
+        try:
+            return await client.verify(request)
         finally:
             idle.put_nowait(client)
 

@@ -17,7 +17,7 @@ import pytest_asyncio
 from sshd_server import SshServer, free_port
 
 from h2j_lsp.worker_client import HostSettings, WorkerClient
-from helion2json.worker.protocol import TRANSPORT, ExportRequest, ExportResult
+from helion2json.worker.protocol import TRANSPORT, ExportRequest, ExportResult, VerifyRequest
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -106,6 +106,21 @@ async def test_exports_on_the_gpu_host_with_paths_mapped_both_ways(
     assert '"file": "kernels/kern.py"' in text
     # The sibling the worker imported on the host, mapped back to the local copy.
     assert [item.file for item in result.dependencies] == [
+        str(host.local / "kernels" / "helper_ops.py")
+    ]
+
+
+async def test_verifies_on_the_gpu_host_with_paths_mapped_both_ways(
+    remote: WorkerClient, host: Host, ssh_server: SshServer
+) -> None:
+    exported = await remote.export(host.request())
+    assert exported.ok, exported.diagnostics
+    report = await remote.verify(VerifyRequest(host.request(), exported.document))
+    assert report.status == "pass", report
+    assert report.host == ssh_server.host
+    assert report.reference is not None and report.reference.startswith("compiled kernel")
+    # The sibling the kernel imported on the host, mapped back to the local copy.
+    assert [item.file for item in report.dependencies] == [
         str(host.local / "kernels" / "helper_ops.py")
     ]
 

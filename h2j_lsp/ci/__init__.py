@@ -4,8 +4,10 @@ It finds kernels and their ``# h2j:`` directives with the language server's own 
 detection, exports every ``args(...)`` example through a pool of exporter workers (local, or
 on a GPU host over SSH), validates each document, writes it atomically to
 ``<out-dir>/<module>.<kernel>[.<n>].helion.json`` and reports problems as text, JSON, GitHub
-annotations or SARIF. Exit status: 0 when everything exported, 1 when a kernel or directive
-failed, 2 for usage errors and when no exporter worker could be reached.
+annotations or SARIF; with ``--verify`` it also runs each document in the reference
+interpreter and compares it with the kernel. Exit status: 0 when everything exported (and
+verified), 1 when a kernel, directive or verify failed, 2 for usage errors and when no
+exporter worker could be reached.
 
 ``model`` says what a run is, ``plan`` finds files, kernels and jobs, ``run`` drives the
 workers and the goldens, ``formats`` prints, ``main`` is the command line. The names below

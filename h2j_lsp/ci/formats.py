@@ -44,6 +44,10 @@ RULES = {
     "timeout": "The export took longer than the timeout.",
     "worker-failure": "The exporter worker failed.",
     "transport": "The GPU host could not be reached.",
+    "verified": "The exported document reproduces the kernel (--verify).",
+    "verify-mismatch": "The exported document computes other values than the kernel.",
+    "verify-no-reference": "No reference could run to check the exported document.",
+    "verify-error": "The exported document could not be verified.",
 }
 
 
@@ -122,6 +126,7 @@ def json_output(
                 "ok": outcome.ok,
                 "cached": outcome.cached,
                 "host": outcome.host,
+                **_json_verification(outcome),
             }
             for outcome in sorted(outcomes, key=lambda o: (o.job.display, o.job.example.line))
         ],
@@ -135,8 +140,21 @@ def json_output(
             "seconds": round(summary.seconds, 3),
             "startup_seconds": round(summary.startup_seconds, 3),
             "export_seconds": round(summary.export_seconds, 3),
+            **(
+                {"verified": summary.verified, "verified_ok": summary.verified_ok}
+                if summary.verified is not None
+                else {}
+            ),
         },
     }
+
+
+def _json_verification(outcome: Outcome) -> dict[str, Any]:
+    """``{"verify": ...}`` for an export that was verified (``--verify``), else nothing."""
+    report = outcome.verification
+    if report is None:
+        return {}
+    return {"verify": report.outcome()}
 
 
 def _json_diagnostic(report: Report) -> dict[str, Any]:

@@ -77,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress, summary or information diagnostics"
     )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also run each exported document in the reference interpreter and compare it "
+        "with the kernel (helion2json verify); a mismatch, or a kernel no reference could "
+        "check, fails the run",
+    )
+    parser.add_argument(
+        "--atol", type=float, metavar="X", help="with --verify: absolute tolerance, every output"
+    )
+    parser.add_argument(
+        "--rtol", type=float, metavar="X", help="with --verify: relative tolerance, every output"
+    )
     goldens = parser.add_mutually_exclusive_group()
     goldens.add_argument(
         "--check",
@@ -114,6 +127,12 @@ def host_settings(options: argparse.Namespace) -> HostSettings:
         raise UsageError(f"--host {options.host!r} is not a host name")
     if options.host is None and (options.remote_root or options.ssh_arg):
         raise UsageError("--remote-root and --ssh-arg need --host")
+    if not options.verify and (options.atol is not None or options.rtol is not None):
+        raise UsageError("--atol and --rtol need --verify")
+    for name in ("atol", "rtol"):
+        value = getattr(options, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"--{name} must be a number >= 0, not {value}")
     return HostSettings(
         python=options.python,
         ssh_host=options.host,
@@ -137,7 +156,7 @@ async def run(options: argparse.Namespace) -> int:
     status = exit_status(reports, done)
     if options.quiet:
         reports = [report for report in reports if report.severity != "info"]
-    summary = summarize(plan, done, time.perf_counter() - started)
+    summary = summarize(plan, done, time.perf_counter() - started, verify=options.verify)
     emit(options, [*done.infrastructure, *reports], done.outcomes, summary, status, sys.stdout)
     return status
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from h2j_lsp.discovery import Directive, KernelInfo
+from helion2json.worker.protocol import VerifyReport
 
 PROG = "h2j-lsp"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -71,13 +72,15 @@ class Plan:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one job came to: whether its document is good, and the reports it produced."""
+    """What one job came to: whether its document is good, and the reports it produced;
+    with ``--verify``, what verifying the document came to."""
 
     job: Job
     ok: bool
     cached: bool
     host: str
     reports: tuple[Report, ...]
+    verification: VerifyReport | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,18 @@ class Summary:
     seconds: float
     startup_seconds: float
     export_seconds: float
+    # With --verify: the documents verified, and how many of them passed.
+    verified: int | None = None
+    verified_ok: int = 0
 
     def line(self) -> str:
+        verified = ""
+        if self.verified is not None:
+            failed = self.verified - self.verified_ok
+            verified = f"; verified {self.verified}: {self.verified_ok} ok, {failed} failed"
         return (
             f"exported {_count(self.kernels, 'kernel')} ({_count(self.examples, 'example')}): "
-            f"{self.ok} ok, {self.failed} failed in {self.seconds:.1f}s"
+            f"{self.ok} ok, {self.failed} failed{verified} in {self.seconds:.1f}s"
         )
 
 

@@ -1,5 +1,6 @@
 """Running a plan: the pool of exporter workers, and what each job's result comes to (a
-written document, a checked or updated golden, or reports)."""
+written document, a checked or updated golden, or reports; with ``--verify``, whether the
+document reproduces the kernel)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,21 @@ from h2j_lsp.cache import ExportCache
 from h2j_lsp.ci.model import Job, Outcome, Plan, Related, Report, Run, Severity, Summary
 from h2j_lsp.ci.plan import display_path, report_at
 from h2j_lsp.golden import CorruptGolden, read_golden, structural_diff
-from h2j_lsp.outputs import InOtherFile, OnExportedLine, export_request, place, write_document
+from h2j_lsp.outputs import (
+    InOtherFile,
+    OnExportedLine,
+    export_request,
+    place,
+    verify_request,
+    write_document,
+)
 from h2j_lsp.worker_client import HostSettings, WorkerPool
 from helion2json.core.environment import (
     EnvironmentChange,
     comparable,
     default_config_made_elsewhere,
 )
-from helion2json.worker.protocol import ExportDiagnostic, ExportResult
+from helion2json.worker.protocol import ExportDiagnostic, ExportResult, VerifyReport
 
 
 class Progress:
@@ -89,6 +97,13 @@ async def export_all(
             outcome = await asyncio.to_thread(check_job, job, result)
         else:
             outcome = await asyncio.to_thread(finish_job, job, result, options.update, options.mlir)
+        if options.verify and result.ok:
+            verification = await pool.verify(
+                verify_request(
+                    request, job.kernel, result.document, atol=options.atol, rtol=options.rtol
+                )
+            )
+            outcome = verified_outcome(outcome, verification)
         progress.advance(job)
         return outcome
 
@@ -120,6 +135,35 @@ def finish_job(job: Job, result: ExportResult, update: bool = False, mlir: bool 
         result = ExportResult(False, None, (problem,), result.timings, result.cached, result.host)
     failures = tuple(_failure_report(job, item) for item in result.diagnostics)
     return Outcome(job, False, result.cached, result.host, failures)
+
+
+# Each status's report: a pass is information; anything else fails the run, a kernel that
+# no reference could check included (as ``helion2json verify`` exits 1 for it).
+_VERIFY_SEVERITY: dict[str, Severity] = {
+    "pass": "info",
+    "mismatch": "error",
+    "no-reference": "error",
+    "error": "error",
+}
+
+
+def verified_outcome(outcome: Outcome, report: VerifyReport) -> Outcome:
+    """The outcome with its verify report: where the worker placed a failure (the
+    ``ref(...)`` directive, or the worker itself failing) it is reported as exports are."""
+    job = outcome.job
+    if report.diagnostics:
+        found = tuple(
+            _failure_report(job, replace(item, message=f"verify: {item.message}"))
+            for item in report.diagnostics
+        )
+    else:
+        message = f"{job.label}: verify: {report.message}"
+        if report.ok:
+            message = f"{job.label}: verified against the {report.reference}"
+        code = "verified" if report.ok else f"verify-{report.status}"
+        severity = _VERIFY_SEVERITY[report.status]
+        found = (report_at(job.kernel.name_span, job.display, severity, code, message),)
+    return replace(outcome, reports=(*outcome.reports, *found), verification=report)
 
 
 def _write_mlir(job: Job, document: dict[str, Any]) -> tuple[Report, ...]:
@@ -217,10 +261,11 @@ def _placed_report(job: Job, diagnostic: ExportDiagnostic) -> Report:
     return report_at(where, job.display, "error", diagnostic.code, message)
 
 
-def summarize(plan: Plan, done: Run, seconds: float) -> Summary:
+def summarize(plan: Plan, done: Run, seconds: float, *, verify: bool = False) -> Summary:
     outcomes = done.outcomes
     kernels = {(outcome.job.display, outcome.job.kernel.name) for outcome in outcomes}
     ok = sum(outcome.ok for outcome in outcomes)
+    verifications = [o.verification for o in outcomes if o.verification is not None]
     return Summary(
         kernels=len(kernels),
         examples=len(outcomes),
@@ -231,4 +276,6 @@ def summarize(plan: Plan, done: Run, seconds: float) -> Summary:
         seconds=seconds,
         startup_seconds=done.startup_seconds,
         export_seconds=done.export_seconds,
+        verified=len(verifications) if verify else None,
+        verified_ok=sum(report.ok for report in verifications),
     )

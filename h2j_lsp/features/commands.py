@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from h2j_lsp.discovery import KernelInfo
+from h2j_lsp.features.verify import verify_answer
 from h2j_lsp.outputs import output_name, output_path, write_document
 from h2j_lsp.session import Document, Session
-from helion2json.worker.protocol import ExportResult
+from helion2json.worker.protocol import ExportResult, VerifyReport
 
 PREVIEW_JSON = "h2j.lsp.previewJson"
 PREVIEW_MLIR = "h2j.lsp.previewMlir"
 EXPORT_KERNEL = "h2j.lsp.exportKernel"
 RESTART_WORKER = "h2j.lsp.restartWorker"
 SHOW_STATUS = "h2j.lsp.showStatus"
+VERIFY_KERNEL = "h2j.lsp.verify"
 
 
 class CommandError(ValueError):
@@ -131,6 +133,23 @@ async def export_kernel(
         prefix = f"wrote {written}; " if paths else ""
         return {"ok": False, "paths": paths, "message": prefix + "\n".join(failures)}
     return {"ok": True, "paths": paths, "message": f"exported {name!r} to {written}"}
+
+
+async def verify_kernel(
+    session: Session, uri: str, path: str | None, name: str, example: int
+) -> dict[str, Any]:
+    """Verify one example: its JSON run by the reference interpreter against the kernel."""
+    found = _kernel(session, uri, path, name)
+    if isinstance(found, str):
+        return verify_answer(VerifyReport("error", found), False, 0)
+    document, kernel = found
+    if not 0 <= example < len(kernel.examples):
+        count = len(kernel.examples)
+        message = f"kernel {name!r} has {count} example(s), not #{example}"
+        return verify_answer(VerifyReport("error", message), False, document.version)
+    version = document.version
+    report, current = await session.verify(document, kernel, example)
+    return verify_answer(report, current, version)
 
 
 def failure_summary(name: str, result: ExportResult) -> str:

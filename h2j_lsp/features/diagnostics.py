@@ -1,11 +1,13 @@
-"""The document's diagnostics: directive problems, kernels without example arguments, and
-what the last export of each kernel reported."""
+"""The document's diagnostics: directive problems, kernels without example arguments, what
+the last export of each kernel reported, and verifies of the current text that did not
+pass."""
 
 from __future__ import annotations
 
 from h2j_lsp.discovery import DirectiveError
 from h2j_lsp.features.model import Problem
 from h2j_lsp.features.report import problems
+from h2j_lsp.features.verify import verify_problems
 from h2j_lsp.session import UNTRUSTED_MESSAGE, Document
 
 MISSING_ARGS = "missing-args"
@@ -43,6 +45,9 @@ def document_problems(document: Document, trusted: bool) -> list[Problem]:
     # Kernels of a module that does not import all fail on the same line: show it once.
     unique = {problem: None for kernel in scan.kernels for problem in problems(document, kernel)}
     items.extend(unique)
+    items.extend(
+        problem for kernel in scan.kernels for problem in verify_problems(document, kernel)
+    )
     return items
 
 

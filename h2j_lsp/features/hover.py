@@ -1,5 +1,5 @@
 """Hover on a kernel's name: its signature as exported, tile loops with their block sizes,
-and what the exported body is made of."""
+what the exported body is made of, and its last verify of the current text."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from h2j_lsp.features.report import (
     problems,
     tile_loops,
 )
+from h2j_lsp.features.verify import verify_section
 from h2j_lsp.session import Document
 from h2j_lsp.text import contains
 
@@ -40,6 +41,7 @@ def _sections(document: Document, kernel: KernelInfo, trusted: bool) -> list[str
         _loops(document, kernel),
         _ops(exported),
         _errors(document, kernel),
+        verify_section(document, kernel),
     ]
     return [section for section in sections if section]
 

@@ -12,7 +12,7 @@ from typing import Any
 from h2j_lsp.discovery import KernelInfo
 from h2j_lsp.features.model import Elsewhere, Problem
 from h2j_lsp.outputs import RAISED_HERE, InOtherFile, OnExportedLine, place
-from h2j_lsp.session import Document, KernelResults
+from h2j_lsp.session import Document, KernelResults, Verification
 from helion2json.worker.protocol import ExportDiagnostic, ExportResult
 
 
@@ -148,3 +148,9 @@ def kernel_status(document: Document, kernel: KernelInfo, trusted: bool) -> str:
         return f"✓ exported in {sum(seconds(o) for o in results.outcomes):.2f}s"
     count = len(problems(document, kernel))
     return f"✗ {count} error{'s' if count != 1 else ''}"
+
+
+def current_verification(document: Document, kernel: KernelInfo) -> Verification | None:
+    """The kernel's verify result, if it was made for the current text."""
+    found = document.verifications.get(kernel.name)
+    return found if found is not None and found.version == document.version else None

@@ -593,18 +593,21 @@ def verify_kernel(
     config: Any = None,
     atol: float | None = None,
     rtol: float | None = None,
+    document: Mapping[str, Any] | None = None,
 ) -> VerifyResult:
     """Export ``kernel`` on the example inputs, interpret the JSON, compare with a reference.
 
     ``config`` (a ``helion.Config`` or its keyword dict) fixes the config of the
     compiled-kernel references (CUDA and Triton's interpreter); without it the document's recorded config, the
-    kernel's only config, or Helion's default config is used. Export failures
-    raise ``ExportError``; everything else is in the returned result.
+    kernel's only config, or Helion's default config is used. ``document`` is the kernel's
+    export on these inputs when the caller has it already (it is not exported again). Export
+    failures raise ``ExportError``; everything else is in the returned result.
     """
     from helion2json.core.export import export_kernel
 
     kwargs = dict(example_kwargs or {})
-    document = export_kernel(kernel, example_args, example_kwargs=kwargs)
+    if document is None:
+        document = export_kernel(kernel, example_args, example_kwargs=kwargs)
     run, skipped = reference_runs(
         kernel, example_args, kwargs, reference=reference, config=config, document=document
     )
@@ -613,7 +616,7 @@ def verify_kernel(
             _function_name(document, None),
             "no-reference",
             skipped_references=skipped,
-            document=document,
+            document=dict(document),
         )
         # Still run the document: an error in it is worth reporting on its own.
         try:

@@ -20,6 +20,7 @@ import time
 from typing import BinaryIO
 
 from helion2json.core.errors import HelionVersionError
+from helion2json.core.triton_cpu import enable_interpreter_if_no_gpu
 from helion2json.worker.exporter import ModuleExporter
 from helion2json.worker.rpc import serve
 from helion2json.worker.service import WorkerService, worker_info
@@ -109,6 +110,9 @@ def main() -> int:
         end_group_with_worker()
     reader, writer = claim_stdio()
     exit_when_orphaned()
+    # Before helion imports triton: verify's CPU reference runs the generated code in Triton's
+    # interpreter, which triton only allows when this is set at its import.
+    enable_interpreter_if_no_gpu()
     try:
         exporter = ModuleExporter()
     except HelionVersionError as exc:

@@ -28,8 +28,8 @@ import traceback
 import types
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from helion2json.core.errors import ArgumentError, ExportError, SourceLocation, one_line
 from helion2json.worker.protocol import (
@@ -38,13 +38,23 @@ from helion2json.worker.protocol import (
     ExportDiagnostic,
     ExportRequest,
     ExportResult,
+    OutputComparison,
     RelatedLocation,
+    SkippedReference,
+    VerifyReport,
+    VerifyRequest,
     text_sha256,
 )
+
+if TYPE_CHECKING:
+    from helion2json.core.example_args import ExampleArgs
+    from helion2json.core.verify import Reference, VerifyResult
 
 logger = logging.getLogger("helion2json.worker")
 
 _ARGS_FILENAME = "<h2j args>"
+# A verify whose interpreter or reference failed in a way verify itself does not report.
+VERIFY_ERROR = "verify-error"
 
 # Kernels bound at start-up, so that helion's and torch's first-use costs (lazy imports,
 # lowerings registered on first use: ~0.3 s for some ops) are paid before the first request.
@@ -104,6 +114,17 @@ class _Failure(Exception):
     def __init__(self, diagnostic: ExportDiagnostic) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A request's module, executed, with its kernel, example and config."""
+
+    module: types.ModuleType
+    kernel: Any
+    example: ExampleArgs
+    config: Any
+    config_location: SourceLocation | None
 
 
 @dataclass
@@ -227,9 +248,8 @@ class ModuleExporter:
             elif os.path.isfile(location):
                 yield Dependency(file, _sha256(location))
 
-    def _export(self, request: ExportRequest, timings: dict[str, float]) -> dict[str, Any]:
-        from helion2json.core.export import export_kernel
-
+    def _load(self, request: ExportRequest, timings: dict[str, float]) -> _Loaded:
+        """Execute the text as a module; its kernel, example arguments and config directive."""
         path = os.path.abspath(request.path)
         tracebacks = self._tracebacks
         with _timed(timings, "exec"):
@@ -243,25 +263,87 @@ class ModuleExporter:
             )
         with _timed(timings, "arguments"):
             example = _evaluate_arguments(request.args_text, module, path, tracebacks)
+        try:
+            config, config_location = _directive_config(request, module, path)
+        except ExportError as exc:
+            raise _Failure(_export_error(exc, path, self._root)) from None
+        return _Loaded(module, kernel, example, config, config_location)
+
+    def _export(self, request: ExportRequest, timings: dict[str, float]) -> dict[str, Any]:
+        return self._export_loaded(request, self._load(request, timings), timings)
+
+    def _export_loaded(
+        self, request: ExportRequest, loaded: _Loaded, timings: dict[str, float]
+    ) -> dict[str, Any]:
+        from helion2json.core.export import export_kernel
+
+        path = os.path.abspath(request.path)
         with _timed(timings, "export"):
             try:
-                config, config_location = _directive_config(request, module, path)
                 return export_kernel(
-                    kernel,
-                    example.args,
-                    example_kwargs=example.kwargs,
+                    loaded.kernel,
+                    loaded.example.args,
+                    example_kwargs=loaded.example.kwargs,
                     module_name=request.module_name,
                     locations=request.locations,
-                    config=config,
-                    config_location=config_location,
+                    config=loaded.config,
+                    config_location=loaded.config_location,
                 )
             except ExportError as exc:
                 raise _Failure(_export_error(exc, path, self._root)) from None
             except Exception as exc:
-                raised = tracebacks.raised(exc, path)
+                raised = self._tracebacks.raised(exc, path)
                 raise _Failure(
                     raised.diagnostic(f"internal exporter error: {one_line(exc)}", ExportError.code)
                 ) from None
+
+    def verify(self, request: VerifyRequest) -> VerifyReport:
+        """Interpret the kernel's JSON (the request's document, else a fresh export) on its
+        example arguments and compare with the first reference that runs."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        report: VerifyReport
+        with self._scope(request.export) as scope:
+            try:
+                report = self._verify(request, timings)
+            except _Failure as failure:
+                found = failure.diagnostic
+                report = VerifyReport(
+                    "error", f"could not verify: {found.message}", diagnostics=(found,)
+                )
+        timings["worker"] = time.perf_counter() - started
+        return replace(report, timings=timings, dependencies=tuple(scope.dependencies))
+
+    def _verify(self, request: VerifyRequest, timings: dict[str, float]) -> VerifyReport:
+        from helion2json.core.verify import verify_kernel
+
+        loaded = self._load(request.export, timings)
+        document = request.document
+        if document is None:
+            document = self._export_loaded(request.export, loaded, timings)
+        reference = _directive_reference(request, loaded.module)
+        with _timed(timings, "verify"):
+            try:
+                result = verify_kernel(
+                    loaded.kernel,
+                    loaded.example.args,
+                    loaded.example.kwargs,
+                    reference=reference,
+                    config=loaded.config,
+                    atol=request.atol,
+                    rtol=request.rtol,
+                    document=document,
+                )
+            # The interpreter failed unexpectedly, or user code (the kernel, a reference)
+            # raised what verify does not catch.
+            except (Exception, SystemExit) as exc:
+                path = os.path.abspath(request.export.path)
+                raised = self._tracebacks.raised(exc, path)
+                message = f"verification failed: {one_line(exc)}"
+                return VerifyReport(
+                    "error", message, diagnostics=(raised.diagnostic(message, VERIFY_ERROR),)
+                )
+        return verify_report(result)
 
 
 class _UnsavedFiles(importlib.abc.MetaPathFinder):
@@ -353,6 +435,59 @@ def _directive_config(
         raise ArgumentError(
             f"config(...) raised {type(exc).__name__}: {exc}".splitlines()[0], location=location
         ) from None
+
+
+def _directive_reference(request: VerifyRequest, module: types.ModuleType) -> Reference | None:
+    """The ``# h2j: ref(...)`` callable, evaluated like ``args``; a failure is placed on the
+    directive's line."""
+    if request.reference_text is None:
+        return None
+    from helion2json.core.example_args import evaluation_namespace
+    from helion2json.core.verify import evaluate_reference
+
+    try:
+        return evaluate_reference(request.reference_text, evaluation_namespace(vars(module)))
+    except ArgumentError as exc:
+        raise _Failure(
+            ExportDiagnostic(exc.message, exc.code, request.reference_line, None)
+        ) from None
+
+
+def verify_report(result: VerifyResult) -> VerifyReport:
+    """The wire form of ``helion2json.core.verify``'s result, with a one-line message."""
+    outputs = tuple(
+        OutputComparison(
+            check.label,
+            check.ok,
+            check.max_abs_error,
+            check.max_rel_error,
+            check.atol,
+            check.rtol,
+            check.dtype,
+            check.message,
+        )
+        for check in result.outputs
+    )
+    return VerifyReport(
+        result.status,
+        _verify_message(result, outputs),
+        reference=result.reference_name,
+        outputs=outputs,
+        skipped=tuple(SkippedReference(s.name, s.reason) for s in result.skipped_references),
+    )
+
+
+def _verify_message(result: VerifyResult, outputs: tuple[OutputComparison, ...]) -> str:
+    reference = result.reference_name or "the reference"
+    if result.status == "pass":
+        return f"the JSON matches the {reference}"
+    failed = [output for output in outputs if not output.ok]
+    if result.status == "mismatch" and failed:
+        return "; ".join(
+            f"{output.label} does not match the {reference}: {output.describe()}"
+            for output in failed
+        )
+    return result.error or result.status
 
 
 def _evaluate_arguments(

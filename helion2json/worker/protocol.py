@@ -1,13 +1,15 @@
 """The messages between the exporter worker and its client (``h2j-lsp``, ``h2j-lsp --export``).
 
 The worker (``python -m helion2json.worker``) speaks JSON-RPC 2.0 over its stdin/stdout with
-two methods:
+three methods:
 
 - ``h2j/hello`` (no params) answers :class:`WorkerInfo`'s fields: the versions the worker runs
   and the device that ``DEVICE`` names in example arguments.
 - ``h2j/export`` takes an :class:`ExportRequest`'s fields and answers ``{"result": ...,
   "worker": {"requests": N, "rss_mb": M}}``: the :class:`ExportResult` and the worker's own
   bookkeeping, which the client uses to recycle a worker that grew too large.
+- ``h2j/verify`` takes a :class:`VerifyRequest`'s fields (an export request and the verify
+  options) and answers ``{"result": ..., "worker": ...}`` with a :class:`VerifyReport`.
 
 This module is shared by both sides and needs only the standard library.
 """
@@ -15,9 +17,10 @@ This module is shared by both sides and needs only the standard library.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 # Bumped whenever a message changes shape: a client refuses a worker of another version
 # (e.g. an older helion2json installed on the GPU host) with a clear message.
@@ -25,6 +28,7 @@ PROTOCOL_VERSION = 2
 
 HELLO = "h2j/hello"
 EXPORT = "h2j/export"
+VERIFY = "h2j/verify"
 
 # Diagnostic codes for failures that are not an ExportError's own code.
 WORKER_FAILURE = "worker-failure"
@@ -198,20 +202,16 @@ class ExportResult:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ExportResult:
         document = data.get("document")
-        timings = data.get("timings") or {}
         return cls(
             ok=bool(data.get("ok")),
             document=document if isinstance(document, dict) else None,
             diagnostics=tuple(
                 ExportDiagnostic.from_wire(item) for item in data.get("diagnostics") or ()
             ),
-            timings={str(key): float(value) for key, value in timings.items()},
+            timings=_timings(data),
             cached=bool(data.get("cached", False)),
             host=str(data.get("host", "local")),
-            dependencies=tuple(
-                Dependency(str(item["file"]), str(item["sha256"]))
-                for item in data.get("dependencies") or ()
-            ),
+            dependencies=_dependencies(data),
         )
 
 
@@ -272,9 +272,227 @@ class WorkerInfo:
         )
 
 
+def _timings(data: Mapping[str, Any]) -> dict[str, float]:
+    return {str(key): float(value) for key, value in (data.get("timings") or {}).items()}
+
+
+def _dependencies(data: Mapping[str, Any]) -> tuple[Dependency, ...]:
+    return tuple(
+        Dependency(str(item["file"]), str(item["sha256"]))
+        for item in data.get("dependencies") or ()
+    )
+
+
 def _optional_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+# ------------------------------------------------------------------ verification
+
+VerifyStatus = Literal["pass", "mismatch", "no-reference", "error"]
+VERIFY_STATUSES: tuple[VerifyStatus, ...] = ("pass", "mismatch", "no-reference", "error")
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """Verify one example of one kernel: run its JSON in the reference interpreter and
+    compare with the kernel (``helion2json.core.verify``).
+
+    ``export`` is the request the kernel's export was made with (same text, example and
+    config); ``document`` is that export's document, which the worker interprets instead of
+    exporting again. ``reference_text`` is the inside of the kernel's ``# h2j: ref(...)`` and
+    ``reference_line`` its 1-based line; ``atol``/``rtol`` override the per-dtype tolerances.
+    """
+
+    export: ExportRequest
+    document: dict[str, Any] | None = None
+    reference_text: str | None = None
+    reference_line: int | None = None
+    atol: float | None = None
+    rtol: float | None = None
+
+    def options(self) -> dict[str, Any]:
+        """What a verify's outcome depends on besides the export request (its cache key)."""
+        return {"reference_text": self.reference_text, "atol": self.atol, "rtol": self.rtol}
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "export": self.export.to_wire(),
+            "document": self.document,
+            "reference_text": self.reference_text,
+            "reference_line": self.reference_line,
+            "atol": self.atol,
+            "rtol": self.rtol,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> VerifyRequest:
+        """Check every field's type: the worker must answer a malformed request, not crash."""
+        export = data.get("export")
+        if not isinstance(export, Mapping):
+            raise ValueError("verify request lacks 'export'")
+        document = data.get("document")
+        if document is not None and not isinstance(document, dict):
+            raise ValueError("verify request field 'document' must be an object")
+        reference_text = data.get("reference_text")
+        if reference_text is not None and not isinstance(reference_text, str):
+            raise ValueError("verify request field 'reference_text' must be str")
+        reference_line = data.get("reference_line")
+        if reference_line is not None and _optional_int(reference_line) is None:
+            raise ValueError("verify request field 'reference_line' must be int")
+        tolerances = {name: data.get(name) for name in ("atol", "rtol")}
+        for name, value in tolerances.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"verify request field {name!r} must be a number >= 0")
+        return cls(
+            ExportRequest.from_wire(export),
+            document,
+            reference_text,
+            reference_line,
+            *(None if value is None else float(value) for value in tolerances.values()),
+        )
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    """One compared tensor (``label``: ``output 0``, ``argument out``). Errors that are not
+    finite (shapes or dtypes differ: ``message`` says how) travel as ``null``."""
+
+    label: str
+    ok: bool
+    max_abs_error: float
+    max_rel_error: float
+    atol: float
+    rtol: float
+    dtype: str
+    message: str | None = None
+
+    def describe(self) -> str:
+        """``max abs 6.7e-01, max rel 2.4e+00 (atol 1e-04, rtol 1e-04)``, as verify prints it."""
+        if self.message is not None:
+            return self.message
+        if self.atol == 0 and self.rtol == 0:
+            tolerance = "(exact)"
+        else:
+            tolerance = f"(atol {self.atol:.0e}, rtol {self.rtol:.0e})"
+        return f"max abs {self.max_abs_error:.1e}, max rel {self.max_rel_error:.1e} {tolerance}"
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = asdict(self)
+        for name in ("max_abs_error", "max_rel_error"):
+            wire[name] = _finite_or_none(wire[name])
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> OutputComparison:
+        return cls(
+            label=str(data.get("label", "")),
+            ok=bool(data.get("ok")),
+            max_abs_error=_float_or_inf(data.get("max_abs_error")),
+            max_rel_error=_float_or_inf(data.get("max_rel_error")),
+            atol=_float_or_inf(data.get("atol")),
+            rtol=_float_or_inf(data.get("rtol")),
+            dtype=str(data.get("dtype", "?")),
+            message=_optional_str(data.get("message")),
+        )
+
+
+@dataclass(frozen=True)
+class SkippedReference:
+    """A preferred reference that could not run, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verifying one kernel came to.
+
+    ``status`` is ``pass`` only when every compared tensor matched; ``mismatch`` when one did
+    not; ``no-reference`` when no reference could run (not a pass); ``error`` when the kernel
+    did not load or export, its document did not run, or the worker failed (``diagnostics``
+    then say where, as an export's do). ``message`` is the outcome on one line.
+    """
+
+    status: VerifyStatus
+    message: str
+    reference: str | None = None
+    outputs: tuple[OutputComparison, ...] = ()
+    skipped: tuple[SkippedReference, ...] = ()
+    diagnostics: tuple[ExportDiagnostic, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+    host: str = "local"
+    dependencies: tuple[Dependency, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = asdict(self)
+        wire["outputs"] = [output.to_wire() for output in self.outputs]
+        return wire
+
+    def outcome(self) -> dict[str, Any]:
+        """What a user is shown of the report (the editor's command, CI's JSON output)."""
+        return {
+            "status": self.status,
+            "reference": self.reference,
+            "message": self.message,
+            "outputs": [output.to_wire() for output in self.outputs],
+            "skipped": [asdict(item) for item in self.skipped],
+            "cached": self.cached,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> VerifyReport:
+        status = data.get("status")
+        return cls(
+            status=cast(VerifyStatus, status) if status in VERIFY_STATUSES else "error",
+            message=str(data.get("message", "")),
+            reference=_optional_str(data.get("reference")),
+            outputs=tuple(OutputComparison.from_wire(item) for item in data.get("outputs") or ()),
+            skipped=tuple(
+                SkippedReference(str(item.get("name", "")), str(item.get("reason", "")))
+                for item in data.get("skipped") or ()
+            ),
+            diagnostics=tuple(
+                ExportDiagnostic.from_wire(item) for item in data.get("diagnostics") or ()
+            ),
+            timings=_timings(data),
+            cached=bool(data.get("cached", False)),
+            host=str(data.get("host", "local")),
+            dependencies=_dependencies(data),
+        )
+
+
+def verify_failure(result: ExportResult) -> VerifyReport:
+    """The report of a verify that could not run because its export (or the worker) failed."""
+    first = result.diagnostics[0] if result.diagnostics else ExportDiagnostic("", WORKER_FAILURE)
+    infrastructure = first.code in INFRASTRUCTURE_CODES
+    return VerifyReport(
+        "error",
+        first.message if infrastructure else f"the kernel does not export: {first.message}",
+        diagnostics=result.diagnostics,
+        timings=dict(result.timings),
+        host=result.host,
+        dependencies=result.dependencies,
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _float_or_inf(value: Any) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.inf
+    )

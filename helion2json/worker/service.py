@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from helion2json.worker.exporter import ModuleExporter
-from helion2json.worker.protocol import EXPORT, HELLO, PROTOCOL_VERSION, ExportRequest, WorkerInfo
+from helion2json.worker.protocol import (
+    EXPORT,
+    HELLO,
+    PROTOCOL_VERSION,
+    VERIFY,
+    ExportRequest,
+    VerifyRequest,
+    WorkerInfo,
+)
 from helion2json.worker.rpc import INVALID_PARAMS, Handler, RpcError
 
 
@@ -60,12 +68,21 @@ class WorkerService:
             request = ExportRequest.from_wire(params if isinstance(params, Mapping) else {})
         except ValueError as exc:
             raise RpcError(INVALID_PARAMS, str(exc)) from None
-        result = self._exporter.export(request)
+        return self._answer(self._exporter.export(request).to_wire())
+
+    def verify(self, params: Any) -> dict[str, Any]:
+        try:
+            request = VerifyRequest.from_wire(params if isinstance(params, Mapping) else {})
+        except ValueError as exc:
+            raise RpcError(INVALID_PARAMS, str(exc)) from None
+        return self._answer(self._exporter.verify(request).to_wire())
+
+    def _answer(self, result: dict[str, Any]) -> dict[str, Any]:
         self.requests += 1
         return {
-            "result": result.to_wire(),
+            "result": result,
             "worker": {"requests": self.requests, "rss_mb": resident_memory_mb()},
         }
 
     def handlers(self) -> dict[str, Handler]:
-        return {HELLO: self.hello, EXPORT: self.export}
+        return {HELLO: self.hello, EXPORT: self.export, VERIFY: self.verify}

@@ -61,6 +61,8 @@ class Editor:
         self.registrations: list[types.Registration] = []
         client.feature("h2j/status")(lambda params: self.statuses.append(_plain(params)))
         client.feature("h2j/exported")(lambda params: self._exported(params))
+        self.verifications: list[dict[str, Any]] = []
+        client.feature("h2j/verified")(lambda params: self.verifications.append(_plain(params)))
         client.feature(types.CLIENT_REGISTER_CAPABILITY)(
             lambda params: self.registrations.extend(params.registrations)
         )

@@ -37,13 +37,15 @@ async def test_code_lenses(editor: Editor) -> None:
     matmul = by_line[line_of("@helion.kernel", LINES)]
     assert matmul[0].title.startswith("✓ exported in ")
     assert matmul[0].title.endswith("s")
-    assert [c.title for c in matmul[1:]] == ["Preview JSON", "Preview MLIR", "Export"]
+    assert [c.title for c in matmul[1:]] == ["Preview JSON", "Preview MLIR", "Export", "Verify"]
     assert matmul[1].command == "h2j.lsp.previewJson"
     assert list(matmul[1].arguments or ()) == [uri, "matmul", 0]
     assert matmul[2].command == "h2j.lsp.previewMlir"
     assert list(matmul[2].arguments or ()) == [uri, "matmul", 0]
     assert matmul[3].command == "h2j.lsp.exportKernel"
     assert list(matmul[3].arguments or ()) == [uri, "matmul", None]
+    assert matmul[4].command == "h2j.lsp.verify"
+    assert list(matmul[4].arguments or ()) == [uri, "matmul", 0]
 
     decorators = [i for i, line in enumerate(LINES) if line.startswith("@helion.kernel")]
     assert by_line[decorators[1]][0].title == "✗ 1 error"

@@ -16,6 +16,15 @@ interface ExportResult {
     message: string;
 }
 
+/** The server's `h2j.lsp.verify` answer (`current`: for the editor's current text). */
+interface VerifyResult {
+    ok: boolean;
+    status: string;
+    message: string;
+    reference?: string | null;
+    current?: boolean;
+}
+
 /** A Python file worth starting the server for. */
 export function mentionsHelion(document: vscode.TextDocument): boolean {
     return document.languageId === 'python' && (document.uri.scheme === 'file' || document.uri.scheme === 'untitled') && /\bhelion\b/.test(document.getText());
@@ -87,6 +96,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                     void reportExport(result, typeof args[1] === 'string' ? args[1] : 'kernel', output);
                     return result;
                 }
+                if (command === 'h2j.lsp.verify') {
+                    const kernel = typeof args[1] === 'string' ? args[1] : 'kernel';
+                    const result = (await verifyWithProgress(kernel, () => next(command, args))) as VerifyResult | undefined;
+                    void reportVerify(result, kernel, output);
+                    return result;
+                }
                 return next(command, args);
             },
         },
@@ -149,16 +164,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }),
         vscode.commands.registerCommand('h2j.previewJson', previewCommand(preview)),
         vscode.commands.registerCommand('h2j.previewMlir', previewCommand(mlirPreview)),
+        vscode.commands.registerCommand('h2j.verify', async (uri?: unknown, kernel?: unknown, example?: unknown) => {
+            if (!vscode.workspace.isTrusted) {
+                await explainRestrictedMode('verifying', 'verify');
+                return;
+            }
+            const target = await resolveTarget(server, uri, kernel, typeof example === 'number' ? example : 0, output);
+            if (!target) {
+                return;
+            }
+            const result = await verifyWithProgress(target.kernel, () =>
+                server.executeServerCommand<VerifyResult>('h2j.lsp.verify', [target.uri, target.kernel, target.example ?? 0]).catch(
+                    (error: unknown): VerifyResult => ({ ok: false, status: 'error', message: error instanceof Error ? error.message : String(error) }),
+                ),
+            );
+            await reportVerify(result, target.kernel, output);
+        }),
         vscode.commands.registerCommand('h2j.exportKernel', async (uri?: unknown, kernel?: unknown, example?: unknown) => {
             if (!vscode.workspace.isTrusted) {
-                const manage = 'Manage Workspace Trust';
-                const choice = await vscode.window.showWarningMessage(
-                    'H2J: exporting runs the kernel’s module, so it is off in Restricted Mode. Trust this workspace to export.',
-                    manage,
-                );
-                if (choice === manage) {
-                    await vscode.commands.executeCommand('workbench.trust.manage');
-                }
+                await explainRestrictedMode('exporting', 'export');
                 return;
             }
             const target = await resolveTarget(server, uri, kernel, typeof example === 'number' ? example : null, output);
@@ -214,6 +238,43 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 export async function deactivate(): Promise<void> {
     await manager?.dispose();
     manager = undefined;
+}
+
+async function explainRestrictedMode(doing: string, verb: string): Promise<void> {
+    const manage = 'Manage Workspace Trust';
+    const choice = await vscode.window.showWarningMessage(
+        `H2J: ${doing} runs the kernel’s module, so it is off in Restricted Mode. Trust this workspace to ${verb}.`,
+        manage,
+    );
+    if (choice === manage) {
+        await vscode.commands.executeCommand('workbench.trust.manage');
+    }
+}
+
+function verifyWithProgress<T>(kernel: string, run: () => Promise<T>): Thenable<T> {
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `H2J: verifying ${kernel}…` }, run);
+}
+
+/** The verify's outcome as a notification; its diagnostic and hover come from the server. */
+async function reportVerify(result: VerifyResult | undefined, kernel: string, output: vscode.LogOutputChannel): Promise<void> {
+    if (!result) {
+        return;
+    }
+    if (result.current === false && result.status !== 'error') {
+        output.info(`Verify of ${kernel} (an older text): ${result.status}: ${result.message}`);
+        void vscode.window.showWarningMessage(`H2J: ${kernel} changed while it was verified; verify it again.`);
+        return;
+    }
+    if (result.ok) {
+        output.info(`Verified ${kernel}: ${result.message}`);
+        void vscode.window.showInformationMessage(`H2J: verified ${kernel}: ${result.message}`);
+        return;
+    }
+    output.error(`Verify of ${kernel}: ${result.status}: ${result.message}`);
+    const choice = await vscode.window.showErrorMessage(`H2J: verify of ${kernel}: ${result.status}: ${result.message}`, 'Show Output');
+    if (choice) {
+        output.show(true);
+    }
 }
 
 function reportProblem(server: ServerManager, output: vscode.LogOutputChannel): void {

@@ -103,6 +103,9 @@ def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[s
         names.append(item_name)
         if isinstance(item, (torch.SymInt, torch.SymFloat, torch.SymBool)):
             t.names.symbol_names[item.node.expr] = ex.Ref(item_name)
+        item_type = argument_type(t, item_name, item)
+        if item_type is not None:
+            t.names.types[item_name] = item_type
     return {"list": [{"scalar": _scalar_type(item)} for item in items], "names": names}
 
 

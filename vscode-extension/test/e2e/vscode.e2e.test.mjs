@@ -171,7 +171,20 @@ describe('H2J in VS Code', () => {
 
             vscode.step('exported and validated');
 
-            // 7. *.helion.json files are checked against the schema that the extension contributes.
+            // 7. The server's "Verify" code lens runs the kernel's JSON in the reference interpreter
+            //    and compares it with the kernel: the notification says it matches, the lens says so too.
+            await page.locator('.editor-group-container').first().locator('.monaco-editor .view-lines').first().click();
+            await vscode.goToLine(DIRECTIVE_LINE);
+            await page.locator('.codelens-decoration a', { hasText: /^Verify/ }).first().click({ timeout: 60_000 });
+            const verified = await waitFor('the verify notification', async () =>
+                (await vscode.notifications()).find((n) => /verified matmul|verify of matmul/.test(n)), { timeoutMs: 120_000 });
+            assert.match(verified, /H2J: verified matmul: the JSON matches the /);
+            await page.locator('.codelens-decoration a', { hasText: 'Verify ✓ pass' }).first().waitFor({ timeout: 30_000 });
+            assert.deepEqual(h2jErrors(await vscode.problems()), [], 'a kernel that verifies has no verify diagnostic');
+
+            vscode.step('verified through the code lens');
+
+            // 8. *.helion.json files are checked against the schema that the extension contributes.
             await vscode.quickOpen('broken.helion.json');
             const schemaProblem = await waitFor('a schema warning on broken.helion.json', async () =>
                 (await vscode.problems()).find((p) => p.source === 'json' || /Incorrect type|not accepted|Value is not/i.test(p.message)), { timeoutMs: 30_000 });
