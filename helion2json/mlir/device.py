@@ -151,6 +151,8 @@ def lower_subscript(lw: Lowering, op: Mapping[str, Any]) -> None:
     sources: list[Any] = []  # per source axis: a result axis number or a fixed position
     axis = 0
     for entry in op["index"]:
+        if len(entry) != 1 or (axis >= len(src.shape) and "newaxis" not in entry):
+            raise lw.error(f"subscript entry {dict(entry)!r}")
         if "newaxis" in entry:
             shape.append(1)
             dims.append(lw.b.index(1))

@@ -255,6 +255,8 @@ def lower_load(lw: Lowering, op: Mapping[str, Any]) -> None:
 
 def _padded(lw: Lowering, pad_to: Sequence[Any], value: TensorValue) -> TensorValue:
     """``value`` with each ``pad_to`` axis extended with zeros up to its extent."""
+    if len(pad_to) != len(value.shape):
+        raise lw.error(f"pad_to has {len(pad_to)} entries for a value of rank {len(value.shape)}")
     elem = value.elem
     shape = list(value.shape)
     dims = list(value.dims)
@@ -296,6 +298,8 @@ def lower_store_slice(lw: Lowering, op: Mapping[str, Any]) -> None:
     if len(offsets) != len(dst.dims):
         raise lw.error(f"{len(offsets)} offsets into a tensor of rank {len(dst.dims)}")
     if op.get("sizes") is not None:
+        if len(op["sizes"]) != len(dst.dims):
+            raise lw.error(f"{len(op['sizes'])} sizes for a tensor of rank {len(dst.dims)}")
         dims = [lw.index_expr(size) for size in op["sizes"]]
     elif isinstance(src, TensorValue) and len(src.shape) == len(dst.dims):
         dims = list(src.dims)
