@@ -419,3 +419,47 @@ def test_list_items_are_scalar_parameters_and_none_returns_nothing() -> None:
     result = check_with_mlir(document, (torch.randn(10, 3), [1.5, 3]), tools=TOOLS)
     assert result.ok, result.mismatches
     assert len(result.outputs) == 1
+
+
+@needs_tools
+def test_a_masked_window_may_reach_past_its_base() -> None:
+    # Four columns of a three-column tensor: the fourth is masked off, never read.
+    window = {"base": "x", "offsets": ["tile_m", 0], "sizes": ["size(tile_m)", 4]}
+    iota = {"length": 4, "start": 0, "step": 1, "dtype": "i64", "device": None}
+    document = _rows_of(
+        [
+            {
+                "op": "torch.prims.iota",
+                "overload": "default",
+                "result": "cols",
+                "args": [],
+                "attrs": {**iota, "requires_grad": False},
+            },
+            {
+                "op": "torch.lt",
+                "overload": "Scalar",
+                "result": "inside",
+                "args": ["cols"],
+                "attrs": {"other": "dim(x,1)"},
+            },
+            {"op": "hl.load", "result": "y", "slice": window, "mask": "inside"},
+            {
+                "op": "torch.sum",
+                "overload": "dim_IntList",
+                "result": "sums",
+                "args": ["y"],
+                "attrs": {"dim": [1], "keepdim": True, "dtype": None},
+            },
+            {
+                "op": "hl.store_slice",
+                "dst": "out",
+                "offsets": ["tile_m", 0],
+                "src": "sums",
+                "sizes": ["size(tile_m)", "dim(x,1)"],
+            },
+        ]
+    )
+    x = torch.arange(30, dtype=torch.float32).reshape(10, 3)
+    result = check_with_mlir(document, (x,), tools=TOOLS)
+    assert result.ok, result.mismatches
+    assert torch.equal(result.outputs[0], x.sum(1, keepdim=True).expand(10, 3))
