@@ -63,14 +63,7 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
     for arg in func.args:
         value = bound[arg.id]
         if isinstance(arg.type, TensorTypeBox):
-            declared = arg.type.tensor
-            if not isinstance(value, torch.Tensor):
-                raise InterpretError(f"argument {arg.id!r} must be a tensor, got {value!r}")
-            if value.dim() != len(declared.shape) or value.dtype != dtype_of(declared.elem):
-                raise InterpretError(
-                    f"argument {arg.id!r} is a {value.dim()}-d {value.dtype} tensor; the "
-                    f"document declares {len(declared.shape)}-d {declared.elem}"
-                )
+            _check_tensor(arg.id, arg.type, value)
         elif isinstance(arg.type, DtypeTypeBox):
             if value != dtype_of(arg.type.dtype):
                 raise InterpretError(
@@ -101,15 +94,32 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
             items = arg.type.list
             if not isinstance(value, list | tuple) or len(value) != len(items):
                 raise InterpretError(
-                    f"argument {arg.id!r} must be a list of {len(items)} scalars, got {value!r}"
+                    f"argument {arg.id!r} must be a list of {len(items)} items, got {value!r}"
                 )
             for index, (name, item, given) in enumerate(
                 zip(arg.type.names, items, value, strict=True)
             ):
-                bound[name] = _scalar(f"{arg.id}[{index}]", item.scalar, given)
+                if isinstance(item, TensorTypeBox):
+                    bound[name] = _check_tensor(f"{arg.id}[{index}]", item, given)
+                else:
+                    bound[name] = _scalar(f"{arg.id}[{index}]", item.scalar, given)
         else:
             bound[arg.id] = _scalar(arg.id, arg.type.scalar, value)
     return bound
+
+
+def _check_tensor(label: str, declared: TensorTypeBox, value: Any) -> torch.Tensor:
+    """``value``, a tensor of the rank and element type an argument (or a list's item)
+    declares."""
+    if not isinstance(value, torch.Tensor):
+        raise InterpretError(f"argument {label!r} must be a tensor, got {value!r}")
+    tensor = declared.tensor
+    if value.dim() != len(tensor.shape) or value.dtype != dtype_of(tensor.elem):
+        raise InterpretError(
+            f"argument {label!r} is a {value.dim()}-d {value.dtype} tensor; the "
+            f"document declares {len(tensor.shape)}-d {tensor.elem}"
+        )
+    return value
 
 
 def _scalar(label: str, kind: str, value: Any) -> bool | int | float:

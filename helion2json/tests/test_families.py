@@ -956,7 +956,7 @@ def test_a_returned_none_is_a_null_value(docs: Documents) -> None:
 
 
 def test_a_tuple_of_tensors_is_an_error_at_the_definition() -> None:
-    @helion.kernel(static_shapes=True)
+    @helion.kernel(static_shapes=False)
     def add_pair(pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         a, b = pair
         out = torch.empty_like(a)
@@ -964,7 +964,7 @@ def test_a_tuple_of_tensors_is_an_error_at_the_definition() -> None:
             out[tile] = a[tile] + b[tile]
         return out
 
-    with pytest.raises(ArgumentError, match="argument 'pair' is a tuple") as error:
+    with pytest.raises(ArgumentError, match="argument 'pair' is a tuple of tensors") as error:
         export_kernel(add_pair, ((torch.randn(4), torch.randn(4)),))
     assert error.value.location is not None
     assert error.value.location.line == add_pair.fn.__code__.co_firstlineno
@@ -1008,3 +1008,44 @@ def test_a_tile_begin_folded_into_arithmetic_is_the_tile_offset(docs: Documents)
     func = docs["chunk_tail_minus_sum"]
     positions = [entry for load in ops(func, "hl.load") for entry in load["index"]]
     assert {"at": "-1 + min(dim(g,1), 4 + tile_t)"} in positions
+
+
+def test_a_list_of_tensors_is_one_tensor_argument_per_item(docs: Documents) -> None:
+    func = docs["sum_of_three"]
+    assert func["args"][0] == {
+        "id": "xs",
+        "type": {"list": [tensor(["?", "?"], "f32")] * 3, "names": ["xs_0", "xs_1", "xs_2"]},
+        "example": {"items": [{"shape": [4, 6]}] * 3},
+    }
+    # ``xs[i][tile]`` reads the item as it reads a tensor argument.
+    reads = [arg for op in ops(func, "torch.add") for arg in op["args"] if "slice" in arg]
+    assert [read["slice"]["base"] for read in reads] == ["xs_0", "xs_1", "xs_2"]
+    assert one(func, "hl.alloc")["shape"] == ["dim(xs_0,0)", "dim(xs_0,1)"]
+
+
+def test_a_tuple_of_tensors_unpacked_on_the_host_names_its_items(docs: Documents) -> None:
+    func = docs["pair_product"]
+    assert func["args"][0]["type"]["names"] == ["pair_0", "pair_1"]
+    product = ops(func, "torch.mul")[0]
+    assert [arg["slice"]["base"] for arg in product["args"]] == ["pair_0", "pair_1"]
+    assert one(func, "hl.alloc")["shape"] == ["dim(pair_0,0)", "dim(pair_0,1)"]
+
+
+def test_a_list_example_has_one_entry_per_item() -> None:
+    from helion2json import ValidationError
+
+    func = {
+        "name": "f",
+        "args": [
+            {
+                "id": "xs",
+                "type": {"list": [tensor(["?"], "f32")], "names": ["xs_0"]},
+                "example": {"items": [{"shape": [4, 2]}]},
+            }
+        ],
+        "rets": [],
+        "body": [{"op": "hl.return", "values": []}],
+    }
+    document = {"version": 1, "module": {"name": "m", "funcs": [func]}}
+    with pytest.raises(ValidationError, match="not an example of item 0 of 'xs'"):
+        validate_spec(document)

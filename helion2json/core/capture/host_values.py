@@ -91,6 +91,10 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, _SCALARS)
 
 
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
 def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[str, Any]:
     """A list of scalars: item ``i`` is the scalar ``{name}_{i}`` of the body.
 
@@ -107,6 +111,36 @@ def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[s
         if item_type is not None:
             t.names.types[item_name] = item_type
     return {"list": [{"scalar": _scalar_type(item)} for item in items], "names": names}
+
+
+def _tensor_list(t: KernelTranslator, name: str, items: Sequence[torch.Tensor]) -> dict[str, Any]:
+    """A list of tensors: item ``i`` is the tensor argument ``{name}_{i}`` of the body.
+
+    Helion resolves ``xs[0]`` while tracing: the body reads the item as a host tensor
+    named ``xs[0]`` (or by the host name it was unpacked into), which the host code
+    evaluation resolves to the item's name.
+    """
+    if not t.env.settings.static_shapes:
+        raise ArgumentError(
+            f"argument '{name}' is a {type(items).__name__} of tensors, which the format "
+            "takes under static_shapes=True only",
+            kernel=t.kernel_name,
+            location=t.def_location(),
+        )
+    names = [t.fresh(f"{name}_{index}") for index in range(len(items))]
+    types: list[dict[str, Any]] = []
+    for item_name, item in zip(names, items, strict=True):
+        t.names.tensors[item_name] = TensorRef(item_name, item.dim())
+        t.names.tensor_items[item_name] = item
+        elem = element_type(item.dtype, t.def_location())
+        types.append({"tensor": {"shape": ["?"] * item.dim(), "elem": elem}})
+        item_type = argument_type(t, item_name, item)
+        if item_type is not None:
+            t.names.types[item_name] = item_type
+    t.host_eval.bind_tensor_list(
+        name, {item_name: item.dim() for item_name, item in zip(names, items, strict=True)}
+    )
+    return {"list": types, "names": names}
 
 
 def signature(t: KernelTranslator) -> list[dict[str, Any]]:
@@ -132,6 +166,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
                 t.names.symbol_names[value.lhs] = ex.Ref(name)
         elif isinstance(value, (list, tuple)) and value and all(map(_is_scalar, value)):
             args.append({"id": name, "type": _scalar_list(t, name, value)})
+        elif isinstance(value, (list, tuple)) and value and all(map(_is_tensor, value)):
+            args.append({"id": name, "type": _tensor_list(t, name, value)})
         elif isinstance(value, torch.dtype):
             # Helion specialises on a dtype: the body holds its element type wherever it is used.
             args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
@@ -147,7 +183,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
         else:
             raise ArgumentError(
                 f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
-                "scalar (int, float, bool), list of scalars, dtype, device, None, str and "
+                "scalar (int, float, bool), list of scalars or of tensors, dtype, device, None, str "
+                "and "
                 "callable arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
@@ -247,6 +284,9 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     if name in t.names.tensors:
         return t.names.tensors[name]
     fake = node.meta["val"]
+    item = _tensor_item(t, name)
+    if item is not None:
+        return item
     if name in t.host_eval.views:
         return host_view(t, name, node)
     factory = t.host_eval.factories.get(name)
@@ -274,6 +314,17 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     ref = TensorRef(name, len(shape))
     t.names.tensors[name] = ref
     return ref
+
+
+def _tensor_item(t: KernelTranslator, name: str) -> TensorRef | None:
+    """The item of a list argument that the host tensor ``name`` (``xs[0]``, or a name
+    the host code unpacked an item into) is, if it is one."""
+    try:
+        expression = ast.parse(name, mode="eval").body
+    except SyntaxError:
+        return None
+    tensor = t.host_eval.value(expression).tensor
+    return t.names.tensors.get(tensor) if tensor is not None else None
 
 
 def host_view(t: KernelTranslator, name: str, node: Node | None) -> TensorRef:
