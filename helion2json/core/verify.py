@@ -259,9 +259,10 @@ def _longest_axis(values: Sequence[Any]) -> int:
 
 
 def _clone(value: Any) -> Any:
-    # The items of a list of tensors are arguments a run may write into, like tensors.
-    if isinstance(value, list | tuple):
-        return type(value)(_clone(item) for item in value)
+    # The items of a list of tensors are arguments a run may write into, like tensors
+    # (tuple subclasses such as hl.constexpr hold constants and stay as they are).
+    if type(value) in (list, tuple):
+        return type(value)([_clone(item) for item in value])
     return value.clone() if isinstance(value, torch.Tensor) else value
 
 
