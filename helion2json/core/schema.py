@@ -595,9 +595,8 @@ class _CrossChecker:
 
     @_checks(ReturnOp)
     def check_return(self, op: ReturnOp) -> None:
-        for i, name in enumerate(op.values):
-            if name is not None:
-                self.use(f"values[{i}]", name)
+        for i, value in enumerate(op.values):
+            self.operand(f"values[{i}]", value)
 
     @_checks(TorchOp)
     def check_torch(self, op: TorchOp) -> None:

@@ -271,14 +271,22 @@ def _clone_all(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any
 
 
 def _outputs(value: Any, what: str) -> list[torch.Tensor | None]:
-    """The tensors a run returned, in order; None where it returns None (``return out, None``)."""
+    """The tensors a run returned, in order; None where it returns None (``return out, None``).
+
+    A host scalar (``return out, count``) compares as a 0-d tensor of its value, as the
+    interpreter returns it (a float as float64).
+    """
     if value is None:
         return []
     items = list(value) if isinstance(value, tuple | list) else [value]
+    outputs: list[torch.Tensor | None] = []
     for position, item in enumerate(items):
+        if isinstance(item, bool | int | float):
+            item = torch.tensor(item, dtype=torch.float64 if isinstance(item, float) else None)
         if item is not None and not isinstance(item, torch.Tensor):
             raise TypeError(f"{what} returned {type(item).__name__} at position {position}")
-    return items
+        outputs.append(item)
+    return outputs
 
 
 def _interpret(

@@ -1049,3 +1049,63 @@ def test_a_list_example_has_one_entry_per_item() -> None:
     document = {"version": 1, "module": {"name": "m", "funcs": [func]}}
     with pytest.raises(ValidationError, match="not an example of item 0 of 'xs'"):
         validate_spec(document)
+
+
+def test_a_returned_host_scalar_is_an_operand_of_the_return(docs: Documents) -> None:
+    func = docs["doubled_with_count"]
+    assert func["rets"][1] == {"type": {"scalar": "i64"}}
+    assert one(func, "hl.return")["values"] == ["out", {"expr": "dim(x,0)"}]
+
+
+def test_returned_numbers_and_scalar_arguments_keep_their_types() -> None:
+    @helion.kernel(static_shapes=True)
+    def scaled_with_facts(
+        x: torch.Tensor, scale: float, steps: int
+    ) -> tuple[torch.Tensor, float, int, bool, int]:
+        out = torch.empty_like(x)
+        for tile in hl.tile(x.size(0)):
+            out[tile] = x[tile] * scale
+        return out, scale, steps, True, x.size(0) * 2
+
+    args = (torch.randn(8), 0.5, 3)
+    func = translate(scaled_with_facts, args)
+    assert [ret["type"] for ret in func["rets"][1:]] == [
+        {"scalar": "f64"},
+        {"scalar": "i64"},
+        {"scalar": "i1"},
+        {"scalar": "i64"},
+    ]
+    assert one(func, "hl.return")["values"] == [
+        "out",
+        "scale",
+        "steps",
+        True,
+        {"expr": "dim(x,0) * 2"},
+    ]
+    document = {"version": 1, "module": {"name": "m", "funcs": [func]}}
+    from helion2json.interpret import run_document
+
+    # Host scalars come back as 0-d tensors of their types.
+    returned = run_document(document, args)[1:]
+    assert [value.item() for value in returned if value is not None] == [0.5, 3, True, 16]
+    assert [value.dtype for value in returned if value is not None] == [
+        torch.float64,
+        torch.int64,
+        torch.bool,
+        torch.int64,
+    ]
+
+
+def test_a_returned_scalar_is_compared_with_the_reference() -> None:
+    from helion2json.core.verify import ReferenceRun, verify_document
+
+    selected = family("doubled_with_count")
+    args = selected.make_args()
+    document = export_kernel(selected.kernel, args, locations=False)
+    (x,) = args
+    right = ReferenceRun("eager", [x * 2.0, torch.tensor(x.size(0))])
+    assert verify_document(document, args, reference=right).ok
+    wrong = ReferenceRun("eager", [x * 2.0, torch.tensor(x.size(0) + 1)])
+    result = verify_document(document, args, reference=wrong)
+    assert result.status == "mismatch"
+    assert [check.ok for check in result.outputs] == [True, False]

@@ -228,26 +228,56 @@ def host_statements_before_device(t: KernelTranslator) -> None:
         t.host_eval.run(stmt)
 
 
-def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str | None]]:
-    names: list[str | None] = []
+def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The ``rets`` and the ``hl.return`` values: a tensor's name, null for None, and a
+    host scalar (``n = x.size(0)``, a number) as the operand that computes it."""
+    returned: list[ast.expr | None] = []
     for stmt in t.host.body:
         if isinstance(stmt, ast.Return):
-            names = [
-                None if _is_none(element) else _returned_name(t, element)
-                for element in _returned(stmt)
-            ]
+            returned = [None if _is_none(element) else element for element in _returned(stmt)]
     rets: list[dict[str, Any]] = []
-    for name in names:
-        if name is None:
+    values: list[Any] = []
+    for element in returned:
+        if element is None:
             rets.append({"type": {"none": None}})
+            values.append(None)
             continue
+        scalar = _returned_scalar(t, element)
+        if scalar is not None:
+            operand, scalar_type = scalar
+            rets.append({"type": {"scalar": scalar_type}})
+            values.append(operand)
+            continue
+        name = _returned_name(t, element)
         ref = t.names.tensors.get(name)
         if ref is None:
             raise t.unsupported(
-                f"the kernel returns '{name}', which is not a tensor the format knows", None
+                f"the kernel returns '{name}', which is neither a tensor the format knows "
+                "nor a host scalar it can compute",
+                None,
             )
         rets.append({"type": {"tensor": {"shape": ["?"] * ref.rank, "elem": elem_of(t, name)}}})
-    return rets, names
+        values.append(name)
+    return rets, values
+
+
+def _returned_scalar(t: KernelTranslator, element: ast.expr) -> tuple[Any, str] | None:
+    """A returned host scalar as an operand (a number, a scalar argument's name, or an
+    integer expression over the arguments) and its scalar type; None if it is not one."""
+    if isinstance(element, ast.Name) and element.id in t.names.tensors:
+        return None
+    value = t.host_eval.value(element)
+    if value.tensor is not None or value.items is not None:
+        return None
+    if isinstance(value.expr, ex.Ref) and value.expr.name in dict(t.params):
+        argument = t.argument(value.expr.name)
+        return (value.expr.name, _scalar_type(argument)) if _is_scalar(argument) else None
+    if value.expr is not None:
+        operand = ex.format_expr(value.expr)
+        return (operand if isinstance(operand, int) else {"expr": operand}), "i64"
+    if isinstance(value.number, (bool, float)):
+        return value.number, _scalar_type(value.number)
+    return None
 
 
 def _is_none(element: ast.expr) -> bool:

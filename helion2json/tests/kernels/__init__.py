@@ -792,6 +792,13 @@ FAMILIES: list[Family] = [
         reference=lambda pair, scale: pair[0] * pair[1] * scale,
         tags=("signatures", "tensor-list", "scalars"),
     ),
+    Family(
+        "doubled_with_count",
+        collections.doubled_with_count,
+        lambda: (torch.randn(10),),
+        reference=lambda x: (x * 2.0, x.size(0)),
+        tags=("signatures", "scalar-return"),
+    ),
     # -- precision
     Family(
         "half_rounded_row_sums",

@@ -1,4 +1,5 @@
-"""Collections in the signature: lists and tuples of tensors as arguments."""
+"""Collections in the signature: lists and tuples of tensors as arguments, and host
+scalars among the returned values."""
 
 from __future__ import annotations
 
@@ -24,3 +25,13 @@ def pair_product(pair: tuple[torch.Tensor, torch.Tensor], scale: float) -> torch
     for tile_m, tile_n in hl.tile(x.size()):
         out[tile_m, tile_n] = x[tile_m, tile_n] * y[tile_m, tile_n] * scale
     return out
+
+
+@helion.kernel(static_shapes=True)
+def doubled_with_count(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Returns ``(out, count)``: the doubled tensor and its number of rows, a host int."""
+    count = x.size(0)
+    out = torch.empty_like(x)
+    for tile in hl.tile(count, block_size=4):
+        out[tile] = x[tile] * 2.0
+    return out, count
