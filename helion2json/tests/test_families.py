@@ -1109,3 +1109,24 @@ def test_a_returned_scalar_is_compared_with_the_reference() -> None:
     result = verify_document(document, args, reference=wrong)
     assert result.status == "mismatch"
     assert [check.ok for check in result.outputs] == [True, False]
+
+
+def test_an_item_of_a_list_is_stored_into_and_returned_by_its_name() -> None:
+    from helion2json.interpret import run_document
+
+    @helion.kernel(static_shapes=True)
+    def shifted_into(bufs: list[torch.Tensor]) -> torch.Tensor:
+        src, dst = bufs[0], bufs[1]
+        for tile in hl.tile(src.size(0)):
+            dst[tile] = src[tile] + 1.0
+        return bufs[1]
+
+    args = ([torch.randn(8), torch.zeros(8)],)
+    func = translate(shifted_into, args)
+    assert one(func, "hl.store_slice")["dst"] == "bufs_1"
+    assert one(func, "hl.return")["values"] == ["bufs_1"]
+    document = {"version": 1, "module": {"name": "m", "funcs": [func]}}
+    items = [args[0][0], torch.zeros(8)]
+    (returned,) = run_document(document, (items,))
+    assert returned is items[1]
+    assert torch.equal(items[1], args[0][0] + 1.0)

@@ -293,10 +293,13 @@ def _returned(stmt: ast.Return) -> list[ast.expr]:
 
 def _returned_name(t: KernelTranslator, element: ast.expr) -> str:
     """The name a returned value has: a view of a result (``out.view(x.size())``) is
-    computed on the host after the launch, under a name of its own."""
+    computed on the host after the launch, under a name of its own; an item of a list
+    argument (``bufs[1]``, or the name it was unpacked into) is the item's name."""
+    value = t.host_eval.value(element)
+    if value.tensor is not None and value.tensor in t.names.tensor_items:
+        return value.tensor
     if isinstance(element, ast.Name):
         return element.id
-    value = t.host_eval.value(element)
     view = value.view
     if view is None or view.source not in t.names.tensors:
         return ast.unparse(element)
