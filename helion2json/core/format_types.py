@@ -89,6 +89,12 @@ class TensorExample(FormatModel):
     shape: list[int]
 
 
+class ListExample(FormatModel):
+    """The extents of each tensor item of a list argument; null for a scalar item."""
+
+    items: list[TensorExample | None]
+
+
 class SpecializedExtent(FormatModel):
     """An extent of a tensor argument that the body holds as the example's number."""
 
@@ -99,10 +105,11 @@ class SpecializedExtent(FormatModel):
 
 
 class ListTypeBox(FormatModel):
-    """A list or tuple of scalars (``normalized_shape: list[int]``): item ``i`` has type
-    ``list[i]`` and is the scalar ``names[i]`` in the body."""
+    """A list or tuple of scalars (``normalized_shape: list[int]``) or of tensors
+    (``xs: list[torch.Tensor]``): item ``i`` has type ``list[i]`` and is the scalar or
+    tensor argument ``names[i]`` in the body."""
 
-    list: builtins.list[ScalarTypeBox]
+    list: builtins.list[ScalarTypeBox | TensorTypeBox]
     names: builtins.list[Name]
 
     @model_validator(mode="after")
@@ -116,7 +123,7 @@ class Arg(FormatModel):
     id: Name
     type: ValueType | ConstantType | ListTypeBox
     # Under static_shapes: the shapes the body is valid for.
-    example: TensorExample | None = None
+    example: TensorExample | ListExample | None = None
     # Otherwise: the extents Helion specialised.
     specialized: list[SpecializedExtent] | None = None
 

@@ -89,6 +89,11 @@ class HostEvaluator:
                 self.ranks[name] = rank
                 self.env[name] = HostValue(tensor=name)
 
+    def bind_tensor_list(self, name: str, items: dict[str, int]) -> None:
+        """A list argument whose items are the tensors ``items`` (name: rank), in order."""
+        self.bind_params(dict(items))
+        self.env[name] = HostValue(items=[self.env[item] for item in items])
+
     # -- statements
     def run(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):

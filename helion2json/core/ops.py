@@ -24,6 +24,7 @@ from helion2json.core.dtypes import ElementType
 from helion2json.core.format_types import (
     AttrValue,
     Expr,
+    ExprOperand,
     FormatModel,
     IndexEntry,
     Loc,
@@ -364,8 +365,9 @@ class BarrierOp(OpModel):
 @op_model()
 class ReturnOp(OpModel):
     op: Literal["hl.return"]
-    # null where the kernel returns None.
-    values: list[Name | None]
+    # null where the kernel returns None; a host scalar is a number, a scalar argument's
+    # name or an integer expression over the arguments.
+    values: list[Name | ExprOperand | Scalar | None]
 
 
 @op_model(defines="value", in_combine=True, names=(TORCH,))

@@ -30,6 +30,7 @@ from helion2json.core.format_types import (
     ExprOperand,
     FormatModel,
     IndexEntry,
+    ListExample,
     ListTypeBox,
     Loc,
     Name,
@@ -311,7 +312,11 @@ class _CrossChecker:
             elif isinstance(arg.type, ListTypeBox):
                 self.define(arg.id, _Symbol("constant"))
                 for item, item_type in zip(arg.type.names, arg.type.list, strict=True):
-                    self.define(item, _Symbol("scalar", type=item_type))
+                    if isinstance(item_type, TensorTypeBox):
+                        rank = len(item_type.tensor.shape)
+                        self.define(item, _Symbol("tensor", rank, item_type))
+                    else:
+                        self.define(item, _Symbol("scalar", type=item_type))
             else:
                 self.define(arg.id, _Symbol("constant"))
         if self.func.specialization is not None:
@@ -340,11 +345,27 @@ class _CrossChecker:
 
     def check_arg_facts(self, where: str, arg: Arg) -> None:
         rank = len(arg.type.tensor.shape) if isinstance(arg.type, TensorTypeBox) else None
-        if arg.example is not None and (rank is None or len(arg.example.shape) != rank):
+        if isinstance(arg.example, ListExample):
+            self.check_list_example(f"{where}.example", arg)
+        elif arg.example is not None and (rank is None or len(arg.example.shape) != rank):
             self.error(f"{where}.example", f"an example shape of another rank than '{arg.id}'")
         for i, extent in enumerate(arg.specialized or []):
             if rank is None or extent.axis >= rank:
                 self.error(f"{where}.specialized[{i}]", f"'{arg.id}' has no axis {extent.axis}")
+
+    def check_list_example(self, where: str, arg: Arg) -> None:
+        """One example per item of a list argument, a shape of each tensor item's rank."""
+        assert isinstance(arg.example, ListExample)
+        items = arg.type.list if isinstance(arg.type, ListTypeBox) else None
+        if items is None or len(items) != len(arg.example.items):
+            self.error(where, f"not one example per item of '{arg.id}'")
+            return
+        for i, (item, example) in enumerate(zip(items, arg.example.items, strict=True)):
+            rank = len(item.tensor.shape) if isinstance(item, TensorTypeBox) else None
+            if (example is None) != (rank is None) or (
+                example is not None and len(example.shape) != rank
+            ):
+                self.error(f"{where}.items[{i}]", f"not an example of item {i} of '{arg.id}'")
 
     def check_specialization(self, specialization: Specialization) -> None:
         where = "specialization"
@@ -574,9 +595,8 @@ class _CrossChecker:
 
     @_checks(ReturnOp)
     def check_return(self, op: ReturnOp) -> None:
-        for i, name in enumerate(op.values):
-            if name is not None:
-                self.use(f"values[{i}]", name)
+        for i, value in enumerate(op.values):
+            self.operand(f"values[{i}]", value)
 
     @_checks(TorchOp)
     def check_torch(self, op: TorchOp) -> None:

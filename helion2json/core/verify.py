@@ -259,6 +259,10 @@ def _longest_axis(values: Sequence[Any]) -> int:
 
 
 def _clone(value: Any) -> Any:
+    # The items of a list of tensors are arguments a run may write into, like tensors
+    # (tuple subclasses such as hl.constexpr hold constants and stay as they are).
+    if type(value) in (list, tuple):
+        return type(value)([_clone(item) for item in value])
     return value.clone() if isinstance(value, torch.Tensor) else value
 
 
@@ -267,14 +271,22 @@ def _clone_all(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any
 
 
 def _outputs(value: Any, what: str) -> list[torch.Tensor | None]:
-    """The tensors a run returned, in order; None where it returns None (``return out, None``)."""
+    """The tensors a run returned, in order; None where it returns None (``return out, None``).
+
+    A host scalar (``return out, count``) compares as a 0-d tensor of its value, as the
+    interpreter returns it (a float as float64).
+    """
     if value is None:
         return []
     items = list(value) if isinstance(value, tuple | list) else [value]
+    outputs: list[torch.Tensor | None] = []
     for position, item in enumerate(items):
+        if isinstance(item, bool | int | float):
+            item = torch.tensor(item, dtype=torch.float64 if isinstance(item, float) else None)
         if item is not None and not isinstance(item, torch.Tensor):
             raise TypeError(f"{what} returned {type(item).__name__} at position {position}")
-    return items
+        outputs.append(item)
+    return outputs
 
 
 def _interpret(

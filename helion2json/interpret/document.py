@@ -14,6 +14,7 @@ from helion2json.core.format_types import (
     DtypeTypeBox,
     ListTypeBox,
     NoneTypeBox,
+    ScalarTypeBox,
     TensorTypeBox,
 )
 from helion2json.core.schema import Func, validate_spec
@@ -63,14 +64,7 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
     for arg in func.args:
         value = bound[arg.id]
         if isinstance(arg.type, TensorTypeBox):
-            declared = arg.type.tensor
-            if not isinstance(value, torch.Tensor):
-                raise InterpretError(f"argument {arg.id!r} must be a tensor, got {value!r}")
-            if value.dim() != len(declared.shape) or value.dtype != dtype_of(declared.elem):
-                raise InterpretError(
-                    f"argument {arg.id!r} is a {value.dim()}-d {value.dtype} tensor; the "
-                    f"document declares {len(declared.shape)}-d {declared.elem}"
-                )
+            _check_tensor(arg.id, arg.type, value)
         elif isinstance(arg.type, DtypeTypeBox):
             if value != dtype_of(arg.type.dtype):
                 raise InterpretError(
@@ -101,26 +95,43 @@ def _bind_arguments(func: Func, args: Sequence[Any], kwargs: Mapping[str, Any]) 
             items = arg.type.list
             if not isinstance(value, list | tuple) or len(value) != len(items):
                 raise InterpretError(
-                    f"argument {arg.id!r} must be a list of {len(items)} scalars, got {value!r}"
+                    f"argument {arg.id!r} must be a list of {len(items)} items, got {value!r}"
                 )
             for index, (name, item, given) in enumerate(
                 zip(arg.type.names, items, value, strict=True)
             ):
-                bound[name] = _scalar(f"{arg.id}[{index}]", item.scalar, given)
+                if isinstance(item, TensorTypeBox):
+                    bound[name] = _check_tensor(f"{arg.id}[{index}]", item, given)
+                else:
+                    bound[name] = _scalar(f"argument '{arg.id}[{index}]'", item.scalar, given)
         else:
-            bound[arg.id] = _scalar(arg.id, arg.type.scalar, value)
+            bound[arg.id] = _scalar(f"argument {arg.id!r}", arg.type.scalar, value)
     return bound
 
 
+def _check_tensor(label: str, declared: TensorTypeBox, value: Any) -> torch.Tensor:
+    """``value``, a tensor of the rank and element type an argument (or a list's item)
+    declares."""
+    if not isinstance(value, torch.Tensor):
+        raise InterpretError(f"argument {label!r} must be a tensor, got {value!r}")
+    tensor = declared.tensor
+    if value.dim() != len(tensor.shape) or value.dtype != dtype_of(tensor.elem):
+        raise InterpretError(
+            f"argument {label!r} is a {value.dim()}-d {value.dtype} tensor; the "
+            f"document declares {len(tensor.shape)}-d {tensor.elem}"
+        )
+    return value
+
+
 def _scalar(label: str, kind: str, value: Any) -> bool | int | float:
-    """``value`` as the scalar of ``kind`` an argument (or a list's item) declares."""
+    """``value`` as the scalar of ``kind`` an argument, a list's item or a ret declares."""
     if kind == "f64" and isinstance(value, int | float):
         return float(value)
     if kind == "i64" and isinstance(value, int) and not isinstance(value, bool):
         return value
     if kind == "i1" and isinstance(value, bool):
         return value
-    raise InterpretError(f"argument {label!r} must be a {kind} scalar, got {value!r}")
+    raise InterpretError(f"{label} must be a {kind} scalar, got {value!r}")
 
 
 def run_document(
@@ -132,7 +143,7 @@ def run_document(
     generator: torch.Generator | None = None,
 ) -> list[torch.Tensor | None]:
     """Execute one function of ``document`` on ``args``; return its ``hl.return`` values
-    (None where the kernel returns None).
+    (None where the kernel returns None, a 0-d tensor of its type for a host scalar).
 
     The document is validated first (``helion2json.ValidationError``). Tensor
     arguments are used in place, as the kernel uses them: a kernel that writes
@@ -161,6 +172,12 @@ def run_document(
         if isinstance(ret.type, NoneTypeBox):
             if value is not None:
                 raise InterpretError(f"return value {position} is {value!r}; rets declares None")
+            continue
+        if isinstance(ret.type, ScalarTypeBox):
+            number = _scalar(f"return value {position}", ret.type.scalar, value)
+            returned[position] = torch.tensor(
+                number, dtype=dtype_of(ret.type.scalar), device=device
+            )
             continue
         if not isinstance(value, torch.Tensor):
             raise InterpretError(f"return value {position} is {value!r}, not a tensor")

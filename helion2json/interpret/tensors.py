@@ -137,4 +137,4 @@ def execute_join(it: Interpreter, op: JoinOp) -> None:
 
 @executes("hl.return")
 def execute_return(it: Interpreter, op: ReturnOp) -> None:
-    it.returned = [None if name is None else it.env.get(name) for name in op.values]
+    it.returned = [it.operand(value) for value in op.values]

@@ -91,6 +91,10 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, _SCALARS)
 
 
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
 def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[str, Any]:
     """A list of scalars: item ``i`` is the scalar ``{name}_{i}`` of the body.
 
@@ -107,6 +111,36 @@ def _scalar_list(t: KernelTranslator, name: str, items: Sequence[Any]) -> dict[s
         if item_type is not None:
             t.names.types[item_name] = item_type
     return {"list": [{"scalar": _scalar_type(item)} for item in items], "names": names}
+
+
+def _tensor_list(t: KernelTranslator, name: str, items: Sequence[torch.Tensor]) -> dict[str, Any]:
+    """A list of tensors: item ``i`` is the tensor argument ``{name}_{i}`` of the body.
+
+    Helion resolves ``xs[0]`` while tracing: the body reads the item as a host tensor
+    named ``xs[0]`` (or by the host name it was unpacked into), which the host code
+    evaluation resolves to the item's name.
+    """
+    if not t.env.settings.static_shapes:
+        raise ArgumentError(
+            f"argument '{name}' is a {type(items).__name__} of tensors, which the format "
+            "takes under static_shapes=True only",
+            kernel=t.kernel_name,
+            location=t.def_location(),
+        )
+    names = [t.fresh(f"{name}_{index}") for index in range(len(items))]
+    types: list[dict[str, Any]] = []
+    for item_name, item in zip(names, items, strict=True):
+        t.names.tensors[item_name] = TensorRef(item_name, item.dim())
+        t.names.tensor_items[item_name] = item
+        elem = element_type(item.dtype, t.def_location())
+        types.append({"tensor": {"shape": ["?"] * item.dim(), "elem": elem}})
+        item_type = argument_type(t, item_name, item)
+        if item_type is not None:
+            t.names.types[item_name] = item_type
+    t.host_eval.bind_tensor_list(
+        name, {item_name: item.dim() for item_name, item in zip(names, items, strict=True)}
+    )
+    return {"list": types, "names": names}
 
 
 def signature(t: KernelTranslator) -> list[dict[str, Any]]:
@@ -132,6 +166,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
                 t.names.symbol_names[value.lhs] = ex.Ref(name)
         elif isinstance(value, (list, tuple)) and value and all(map(_is_scalar, value)):
             args.append({"id": name, "type": _scalar_list(t, name, value)})
+        elif isinstance(value, (list, tuple)) and value and all(map(_is_tensor, value)):
+            args.append({"id": name, "type": _tensor_list(t, name, value)})
         elif isinstance(value, torch.dtype):
             # Helion specialises on a dtype: the body holds its element type wherever it is used.
             args.append({"id": name, "type": {"dtype": element_type(value, t.def_location())}})
@@ -147,7 +183,8 @@ def signature(t: KernelTranslator) -> list[dict[str, Any]]:
         else:
             raise ArgumentError(
                 f"argument '{name}' is a {type(value).__name__}; the format has tensor, "
-                "scalar (int, float, bool), list of scalars, dtype, device, None, str and "
+                "scalar (int, float, bool), list of scalars or of tensors, dtype, device, None, str "
+                "and "
                 "callable arguments",
                 kernel=t.kernel_name,
                 location=t.def_location(),
@@ -191,26 +228,56 @@ def host_statements_before_device(t: KernelTranslator) -> None:
         t.host_eval.run(stmt)
 
 
-def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[str | None]]:
-    names: list[str | None] = []
+def returns(t: KernelTranslator) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The ``rets`` and the ``hl.return`` values: a tensor's name, null for None, and a
+    host scalar (``n = x.size(0)``, a number) as the operand that computes it."""
+    returned: list[ast.expr | None] = []
     for stmt in t.host.body:
         if isinstance(stmt, ast.Return):
-            names = [
-                None if _is_none(element) else _returned_name(t, element)
-                for element in _returned(stmt)
-            ]
+            returned = [None if _is_none(element) else element for element in _returned(stmt)]
     rets: list[dict[str, Any]] = []
-    for name in names:
-        if name is None:
+    values: list[Any] = []
+    for element in returned:
+        if element is None:
             rets.append({"type": {"none": None}})
+            values.append(None)
             continue
+        scalar = _returned_scalar(t, element)
+        if scalar is not None:
+            operand, scalar_type = scalar
+            rets.append({"type": {"scalar": scalar_type}})
+            values.append(operand)
+            continue
+        name = _returned_name(t, element)
         ref = t.names.tensors.get(name)
         if ref is None:
             raise t.unsupported(
-                f"the kernel returns '{name}', which is not a tensor the format knows", None
+                f"the kernel returns '{name}', which is neither a tensor the format knows "
+                "nor a host scalar it can compute",
+                None,
             )
         rets.append({"type": {"tensor": {"shape": ["?"] * ref.rank, "elem": elem_of(t, name)}}})
-    return rets, names
+        values.append(name)
+    return rets, values
+
+
+def _returned_scalar(t: KernelTranslator, element: ast.expr) -> tuple[Any, str] | None:
+    """A returned host scalar as an operand (a number, a scalar argument's name, or an
+    integer expression over the arguments) and its scalar type; None if it is not one."""
+    if isinstance(element, ast.Name) and element.id in t.names.tensors:
+        return None
+    value = t.host_eval.value(element)
+    if value.tensor is not None or value.items is not None:
+        return None
+    if isinstance(value.expr, ex.Ref) and value.expr.name in dict(t.params):
+        argument = t.argument(value.expr.name)
+        return (value.expr.name, _scalar_type(argument)) if _is_scalar(argument) else None
+    if value.expr is not None:
+        operand = ex.format_expr(value.expr)
+        return (operand if isinstance(operand, int) else {"expr": operand}), "i64"
+    if isinstance(value.number, (bool, float)):
+        return value.number, _scalar_type(value.number)
+    return None
 
 
 def _is_none(element: ast.expr) -> bool:
@@ -226,10 +293,13 @@ def _returned(stmt: ast.Return) -> list[ast.expr]:
 
 def _returned_name(t: KernelTranslator, element: ast.expr) -> str:
     """The name a returned value has: a view of a result (``out.view(x.size())``) is
-    computed on the host after the launch, under a name of its own."""
+    computed on the host after the launch, under a name of its own; an item of a list
+    argument (``bufs[1]``, or the name it was unpacked into) is the item's name."""
+    value = t.host_eval.value(element)
+    if value.tensor is not None and value.tensor in t.names.tensor_items:
+        return value.tensor
     if isinstance(element, ast.Name):
         return element.id
-    value = t.host_eval.value(element)
     view = value.view
     if view is None or view.source not in t.names.tensors:
         return ast.unparse(element)
@@ -247,6 +317,9 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     if name in t.names.tensors:
         return t.names.tensors[name]
     fake = node.meta["val"]
+    item = _tensor_item(t, name)
+    if item is not None:
+        return item
     if name in t.host_eval.views:
         return host_view(t, name, node)
     factory = t.host_eval.factories.get(name)
@@ -274,6 +347,17 @@ def host_tensor(t: KernelTranslator, node: Node, values: dict[Node, Value]) -> V
     ref = TensorRef(name, len(shape))
     t.names.tensors[name] = ref
     return ref
+
+
+def _tensor_item(t: KernelTranslator, name: str) -> TensorRef | None:
+    """The item of a list argument that the host tensor ``name`` (``xs[0]``, or a name
+    the host code unpacked an item into) is, if it is one."""
+    try:
+        expression = ast.parse(name, mode="eval").body
+    except SyntaxError:
+        return None
+    tensor = t.host_eval.value(expression).tensor
+    return t.names.tensors.get(tensor) if tensor is not None else None
 
 
 def host_view(t: KernelTranslator, name: str, node: Node | None) -> TensorRef:

@@ -47,7 +47,7 @@ _UNSQUEEZE = torch.ops.aten.unsqueeze.default
 
 def elem_of(t: KernelTranslator, name: str) -> str:
     """The element type of a host tensor: an argument, an allocation or a host view."""
-    value = dict(t.params).get(name)
+    value = t.argument(name)
     if isinstance(value, torch.Tensor):
         return element_type(value.dtype)
     return t.names.alloc_dtypes[name]

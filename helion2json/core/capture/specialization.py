@@ -57,8 +57,19 @@ def argument_facts(t: KernelTranslator) -> list[dict[str, Any]]:
                 ]
                 if specialized:
                     fact["specialized"] = specialized
+        elif static and isinstance(value, (list, tuple)) and any(_is_tensor(v) for v in value):
+            fact["example"] = {"items": [_example(item) for item in value]}
         facts.append(fact)
     return facts
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _example(item: Any) -> dict[str, Any] | None:
+    """A list item's example shape: the extents of a tensor item, None for a scalar."""
+    return {"shape": [concrete_int(size) for size in item.shape]} if _is_tensor(item) else None
 
 
 def specialization(t: KernelTranslator) -> dict[str, Any]:

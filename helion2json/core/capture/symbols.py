@@ -203,7 +203,7 @@ def bound_expr(
 def evaluate_int(t: KernelTranslator, node: ex.Node) -> int | None:
     def resolve(part: ex.Node) -> int:
         if isinstance(part, ex.Dim):
-            ref = dict(t.params).get(part.tensor)
+            ref = t.argument(part.tensor)
             if isinstance(ref, torch.Tensor):
                 size = concrete_int(ref.shape[part.axis])
                 if size is not None:

@@ -97,6 +97,8 @@ class NameState:
     # Symbols (and symbolic booleans) that stand for a named value of the document.
     symbol_names: dict[sympy.Basic, ex.Node] = field(default_factory=dict)
     tensors: dict[str, TensorRef] = field(default_factory=dict)
+    # The example tensor of each item of a list argument, by the item's name.
+    tensor_items: dict[str, torch.Tensor] = field(default_factory=dict)
     # The element type of each ``hl.alloc``, by name.
     alloc_dtypes: dict[str, str] = field(default_factory=dict)
     # The type each op result was given, by name (``result_types``).
@@ -154,6 +156,10 @@ class KernelTranslator:
             }
         )
         self.host_eval.concrete = functools.partial(evaluate_int, self)
+
+    def argument(self, name: str) -> Any:
+        """The example value of the argument, or tensor item of a list argument, ``name``."""
+        return dict(self.params).get(name, self.names.tensor_items.get(name))
 
     def where(self, node: Node | None) -> SourceLocation | None:
         return node_location(node) if node is not None else self.def_location()

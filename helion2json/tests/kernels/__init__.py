@@ -22,6 +22,7 @@ from helion2json.tests.kernels import (
     arguments,
     broadcast,
     carried,
+    collections,
     elementwise,
     expressions,
     host_code,
@@ -776,6 +777,27 @@ FAMILIES: list[Family] = [
         lambda: (torch.randn(10),),
         reference=lambda x: (x * 2.0, None),
         tags=("signatures", "none-return"),
+    ),
+    Family(
+        "sum_of_three",
+        collections.sum_of_three,
+        lambda: ([torch.randn(4, 6), torch.randn(4, 6), torch.randn(4, 6)],),
+        reference=lambda xs: xs[0] + xs[1] + xs[2],
+        tags=("signatures", "tensor-list"),
+    ),
+    Family(
+        "pair_product",
+        collections.pair_product,
+        lambda: ((torch.randn(5, 6), torch.randn(5, 6)), 0.5),
+        reference=lambda pair, scale: pair[0] * pair[1] * scale,
+        tags=("signatures", "tensor-list", "scalars"),
+    ),
+    Family(
+        "doubled_with_count",
+        collections.doubled_with_count,
+        lambda: (torch.randn(10),),
+        reference=lambda x: (x * 2.0, x.size(0)),
+        tags=("signatures", "scalar-return"),
     ),
     # -- precision
     Family(
