@@ -83,11 +83,32 @@ def lower_barrier(lw: Lowering, op: Mapping[str, Any]) -> None:
 
 @lowers("hl.return")
 def lower_return(lw: Lowering, op: Mapping[str, Any]) -> None:
-    # ``null`` is a ``None`` the kernel returns: nothing to hand back.
-    values = [lw.lookup(name) for name in op["values"] if name is not None]
-    if not all(isinstance(v, HostValue) for v in values):
-        raise lw.error("returns a value that is not a host tensor")
-    lw.returned = [_materialized(lw, v) for v in values if isinstance(v, HostValue)]
+    # ``null`` is a ``None`` the kernel returns: nothing to hand back. A host scalar
+    # (a number, a scalar argument, an expression) is handed back as a 0-d memref.
+    rets = [ret["type"] for ret in lw.func["rets"]]
+    returned: list[HostValue] = []
+    for value, declared in zip(op["values"], rets, strict=True):
+        if value is None:
+            continue
+        if "scalar" in declared:
+            returned.append(_scalar_memref(lw, value, declared["scalar"]))
+            continue
+        host = lw.lookup(value) if isinstance(value, str) else None
+        if not isinstance(host, HostValue):
+            raise lw.error(f"returns {value!r}, which is not a host tensor")
+        returned.append(_materialized(lw, host))
+    lw.returned = returned
+
+
+def _scalar_memref(lw: Lowering, value: Any, elem: str) -> HostValue:
+    scalar = lw.operand(value)
+    if not isinstance(scalar, ScalarValue):
+        raise lw.error(f"returns {value!r} as a scalar, but it is a tensor")
+    target = mlir_elem(elem)
+    ssa = lw.b.assign(f"memref.alloc() : memref<{target}>", "host")
+    converted = lw.b.convert(scalar.ssa, scalar.elem, target)
+    lw.b.line(f"memref.store {converted}, {ssa}[] : memref<{target}>")
+    return HostValue(ssa, target, ())
 
 
 def _materialized(lw: Lowering, host: HostValue) -> HostValue:

@@ -80,7 +80,11 @@ def run_with_mlir(
     text = harness(document, args, func=func, generator=generator)
     printed = run_main(tools, lower_to_llvm(tools, text))
     function = select_function(document, func)
-    elems = [ret["type"]["tensor"]["elem"] for ret in function["rets"] if "tensor" in ret["type"]]
+    elems = [
+        ret["type"]["tensor"]["elem"] if "tensor" in ret["type"] else ret["type"]["scalar"]
+        for ret in function["rets"]
+        if "none" not in ret["type"]
+    ]
     return decode_outputs(printed, elems)
 
 
