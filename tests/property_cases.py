@@ -11,6 +11,7 @@ import ast
 import functools
 import json
 import keyword
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -313,8 +314,10 @@ def check_expr_round_trip(case: tuple[Node, dict[Node, int]]) -> None:
 
 def _canonical(node: Node, root: bool = True) -> Node:
     """The tree the parser makes of ``format_expr(node)``: a negative number is written, and so
-    read back, as a negation (at the root only an integer stays a JSON number)."""
-    if isinstance(node, Num) and node.value < 0 and not (root and type(node.value) is int):
+    read back, as a negation (at the root only an integer stays a JSON number). ``-0.0`` is
+    negative too: it is written ``-0.0``."""
+    negative = isinstance(node, Num) and math.copysign(1, node.value) < 0
+    if isinstance(node, Num) and negative and not (root and type(node.value) is int):
         return Neg(Num(-node.value))
     if isinstance(node, Neg):
         return Neg(_canonical(node.operand, root=False))
