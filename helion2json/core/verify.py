@@ -428,7 +428,15 @@ class _Skip(Exception):
 
 
 def _to_device(value: Any, device: torch.device | str) -> Any:
-    return value.to(device) if isinstance(value, torch.Tensor) else value
+    """``value`` on ``device``: a tensor, the items of a plain list or tuple, a device argument."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, torch.device):
+        # A kernel allocating on its ``device`` argument must allocate where it runs.
+        return torch.device(device)
+    if type(value) in (list, tuple):
+        return type(value)(_to_device(item, device) for item in value)
+    return value
 
 
 def _normalized(kernel: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -488,3 +488,13 @@ def test_the_path_is_followed_through_stores_and_loops() -> None:
         ],
     }
     assert lowest_precisions(func) == ["bf16", "f32", None]
+
+
+def test_compiled_runs_move_list_items_and_device_arguments() -> None:
+    from helion2json.core.verify import _to_device
+
+    items = [torch.ones(2), torch.zeros(3)]
+    moved = _to_device((items, torch.device("cpu"), 3), "meta")
+    assert [t.device.type for t in moved[0]] == ["meta", "meta"]
+    assert moved[1] == torch.device("meta") and moved[2] == 3
+    assert type(moved[0]) is list and type(moved) is tuple
