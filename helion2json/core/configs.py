@@ -28,16 +28,45 @@ class ConfigChoice:
     config: Any  # helion.Config, normalized for the bound kernel
     source: str  # one of SOURCES
     detail: str | None = None  # the directive's line or the file's path
+    # Loop code-generation values this machine's Helion has no slot for (see _normalize).
+    not_applied: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         described = self.source if self.detail is None else f"{self.source} ({self.detail})"
         values = json.loads(json.dumps(dict(self.config.config), sort_keys=True, default=str))
-        return {"source": described, "values": values}
+        found: dict[str, Any] = {"source": described, "values": values}
+        if self.not_applied:
+            found["not_applied"] = json.loads(json.dumps(self.not_applied, default=str))
+        return found
 
 
-def _normalize(bound: Any, config: Any, origin: str, where: SourceLocation | None) -> Any:
+def _is_loop_codegen_key(key: str) -> bool:
+    # How Triton emits a loop (stages, unrolling, warp specialisation), never what it computes.
+    return key.startswith("range_") or key == "static_ranges"
+
+
+def _normalize(
+    bound: Any, config: Any, origin: str, where: SourceLocation | None
+) -> tuple[Any, dict[str, Any]]:
+    """``config`` normalized for ``bound``, and the loop code-generation values left out.
+
+    A config written for another machine may hold loop code-generation values this
+    machine's Helion has no slot for (``range_warp_specializes`` exists on Blackwell
+    GPUs only): they change how loops are emitted, not what they compute, so the export
+    goes on without them and records them.
+    """
+    import helion
+
+    values = dict(config.config if isinstance(config, helion.Config) else config)
+    here = bound.config_spec.default_config().config
+    not_applied = {
+        key: value
+        for key, value in values.items()
+        if _is_loop_codegen_key(key) and (key not in here or here[key] == []) and value
+    }
+    kept = {key: value for key, value in values.items() if key not in not_applied}
     try:
-        return bound.config_spec.normalized_config(config)
+        return bound.config_spec.normalized_config(helion.Config(**kept)), not_applied
     except Exception as exc:
         raise ArgumentError(
             f"{origin} does not fit the kernel: {type(exc).__name__}: {exc}".splitlines()[0],
@@ -89,14 +118,15 @@ def choose_config(
         config = directive if isinstance(directive, helion.Config) else helion.Config(**directive)
         detail = f"line {directive_location.line}" if directive_location else None
         origin = "the config(...) directive" if directive_location else "the given config"
-        return ConfigChoice(
-            _normalize(bound, config, origin, directive_location), "directive", detail
-        )
+        normalized, not_applied = _normalize(bound, config, origin, directive_location)
+        return ConfigChoice(normalized, "directive", detail, not_applied)
     own = list(getattr(bound.kernel, "configs", None) or [])
     if len(own) == 1:
-        return ConfigChoice(_normalize(bound, own[0], "the kernel's config", None), "kernel")
+        normalized, not_applied = _normalize(bound, own[0], "the kernel's config", None)
+        return ConfigChoice(normalized, "kernel", None, not_applied)
     if config_file is not None:
         config = config_from_file(config_file)
         origin = f"config file {config_file}"
-        return ConfigChoice(_normalize(bound, config, origin, None), "file", str(config_file))
+        normalized, not_applied = _normalize(bound, config, origin, None)
+        return ConfigChoice(normalized, "file", str(config_file), not_applied)
     return ConfigChoice(bound.config_spec.default_config(), "default")

@@ -97,6 +97,11 @@ class ConfigInfo(FormatModel):
     triton: bool | None = Field(
         default=None, description="whether triton was importable where the config was made"
     )
+    not_applied: dict[str, Any] | None = Field(
+        default=None,
+        description="loop code-generation values of the config this machine's Helion has no "
+        "slot for (range_warp_specializes off Blackwell GPUs): left out of the export",
+    )
 
 
 class SpecializedScalar(FormatModel):

@@ -133,3 +133,29 @@ def test_cli_config_flag(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert loop_sizes(json.loads(result.stdout)) == [[16, 32], [64]]
+
+
+# Warp specialisation exists on Blackwell GPUs only: elsewhere Helion has no slot for it.
+@helion.kernel(config=helion.Config(block_sizes=[16], range_warp_specializes=[True]))
+def doubled_for_blackwell(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size(0)):
+        out[tile] = x[tile] * 2
+    return out
+
+
+def test_loop_codegen_values_this_machine_lacks_are_left_out_and_recorded() -> None:
+    from helion2json.core.verify import verify_kernel
+
+    x = torch.randn(40)
+    document = export_kernel(doubled_for_blackwell, (x,))
+    config = config_of(document)
+    assert config["source"] == "kernel"
+    assert config["not_applied"] == {"range_warp_specializes": [True]}
+    assert loop_sizes(document) == [[16]]
+    assert verify_kernel(doubled_for_blackwell, (x,)).ok
+
+
+def test_leaving_out_loop_codegen_values_still_checks_the_rest() -> None:
+    with pytest.raises(ArgumentError, match="does not fit the kernel"):
+        export_kernel(matmul, ARGS, config={"block_sizes": [32], "range_warp_specializes": [True]})
