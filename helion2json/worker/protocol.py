@@ -205,14 +205,21 @@ class ExportResult:
         return cls(
             ok=bool(data.get("ok")),
             document=document if isinstance(document, dict) else None,
-            diagnostics=tuple(
-                ExportDiagnostic.from_wire(item) for item in data.get("diagnostics") or ()
-            ),
-            timings=_timings(data),
-            cached=bool(data.get("cached", False)),
-            host=str(data.get("host", "local")),
-            dependencies=_dependencies(data),
+            **_outcome_fields(data),
         )
+
+
+def _outcome_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields an export's result and a verify's report share, read from the wire."""
+    return {
+        "diagnostics": tuple(
+            ExportDiagnostic.from_wire(item) for item in data.get("diagnostics") or ()
+        ),
+        "timings": _timings(data),
+        "cached": bool(data.get("cached", False)),
+        "host": str(data.get("host", "local")),
+        "dependencies": _dependencies(data),
+    }
 
 
 def text_sha256(text: str) -> str:
@@ -464,13 +471,7 @@ class VerifyReport:
                 SkippedReference(str(item.get("name", "")), str(item.get("reason", "")))
                 for item in data.get("skipped") or ()
             ),
-            diagnostics=tuple(
-                ExportDiagnostic.from_wire(item) for item in data.get("diagnostics") or ()
-            ),
-            timings=_timings(data),
-            cached=bool(data.get("cached", False)),
-            host=str(data.get("host", "local")),
-            dependencies=_dependencies(data),
+            **_outcome_fields(data),
         )
 
 
