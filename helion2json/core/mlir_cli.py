@@ -86,8 +86,13 @@ def main(argv: Sequence[str]) -> int:
                     else harness(document, args, func=options.func)
                 )
             else:
-                with open(options.document, encoding="utf-8") as handle:
-                    document = json.load(handle)
+                from helion2json.sources import read_regular_file
+
+                # A FIFO or /dev/zero named as the document would block or never end.
+                try:
+                    document = json.loads(read_regular_file(options.document))
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    _fail(f"{options.document}: not JSON: {exc}")
                 text = lower_document(document, func=options.func)
         except LoweringError as exc:
             _fail(f"not lowered: {exc}")
@@ -100,8 +105,6 @@ def main(argv: Sequence[str]) -> int:
     except ExportError as exc:
         _trace(options)
         _fail(str(exc))
-    except json.JSONDecodeError as exc:
-        _fail(f"{options.document}: not JSON: {exc}")
     except OSError as exc:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     except Exception as exc:  # user code at import or argument evaluation

@@ -128,3 +128,24 @@ def test_h2j_lsp_export_writes_the_mlir_beside_the_json(tmp_path: Path) -> None:
     for document in documents:
         lowered = document.with_name(document.name.removesuffix(".helion.json") + ".mlir")
         assert "func.func @matmul(" in lowered.read_text()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "binary", "truncated"])
+def test_a_document_that_is_not_a_json_file_is_one_line(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "k.helion.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # read, it would block for ever
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # read, it would never end
+    else:
+        path.write_bytes(b"\xff\xfe" if kind == "binary" else b'{"version": 1,')
+    done = helion2json("mlir", str(path))
+    assert done.returncode == 1
+    said = {
+        "fifo": "not a regular file (a FIFO)",
+        "device": "not a regular file (a character device)",
+        "binary": "not JSON:",
+        "truncated": "not JSON:",
+    }[kind]
+    assert done.stderr.startswith(f"helion2json mlir: error: {path}: {said}"), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
